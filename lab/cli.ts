@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// datapath-lab command line. Exit statuses: 0 all checks hold, 1 a check failed, 2 bad input or
+// usage, 3 no runner can serve here, 4 the run itself broke.
+import { Command, CommanderError, Option } from 'commander';
+import { compileScenario } from './compile.ts';
+import { locateScenario, loadCatalog } from './catalog.ts';
+import { down } from './down.ts';
+import { EXIT, LabError } from './errors.ts';
+import { loadTopology } from './topology/load.ts';
+import { renderPlan } from './report/plan.ts';
+import { renderScenario, scenarioJson } from './report/terminal.ts';
+import { runScenario } from './run.ts';
+import type { RunnerName } from './runners/types.ts';
+
+const runnerOption = () => new Option('--runner <runner>', 'where to build: native (host kernel, root), uml (User-Mode Linux, no root), auto').choices(['native', 'uml', 'auto']).default('auto');
+
+const program = new Command()
+  .name('lab')
+  .description('Builds Kubernetes container-network datapaths from real kernel objects and checks how packets travel.')
+  .exitOverride()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+program.command('list')
+  .description('list every scenario: id, family, title')
+  .option('--json', 'one JSON document')
+  .option('-f, --file <topology>', 'list the scenarios of this topology file instead of the catalogue')
+  .action((o: { json?: boolean; file?: string }) => {
+    const topos = o.file ? [loadTopology(o.file)] : loadCatalog();
+    const rows = topos.flatMap((t) => t.scenarios.map((s) => ({ id: s.id, family: t.family, title: s.title, file: t.file })));
+    if (o.json) {
+      process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      return;
+    }
+    const w = Math.max(...rows.map((r) => r.id.length), 2);
+    const fw = Math.max(...rows.map((r) => r.family.length), 6);
+    process.stdout.write(`${'ID'.padEnd(w)}  ${'FAMILY'.padEnd(fw)}  TITLE\n`);
+    for (const r of rows) process.stdout.write(`${r.id.padEnd(w)}  ${r.family.padEnd(fw)}  ${r.title}\n`);
+  });
+
+program.command('plan')
+  .description('print every command the build of a scenario would run, namespace by namespace (runs nothing, needs no root)')
+  .argument('<id>', 'scenario id, e.g. eniip-5')
+  .option('-f, --file <topology>', 'a topology file of your own')
+  .action((id: string, o: { file?: string }) => {
+    const { topo, scenario } = locateScenario(id, o.file);
+    process.stdout.write(renderPlan(compileScenario(topo, scenario, 'LABID')));
+  });
+
+program.command('scenario')
+  .description('build a scenario, send its traffic, capture everywhere, check every expectation, tear down')
+  .argument('<id>', 'scenario id, e.g. eniip-5')
+  .option('-f, --file <topology>', 'a topology file of your own')
+  .addOption(runnerOption())
+  .option('--json', 'print one JSON document instead of the report')
+  .option('-v, --verbose', 'show the evidence of passing checks too')
+  .option('--keep', 'keep the job directory (captures, dumps) and print where it is')
+  .option('--timeout <seconds>', 'give up on the run after this long', '900')
+  .action(async (id: string, o: { file?: string; runner: RunnerName | 'auto'; json?: boolean; verbose?: boolean; keep?: boolean; timeout: string }) => {
+    const { topo, scenario } = locateScenario(id, o.file);
+    const report = await runScenario(topo, scenario, { runner: o.runner, keep: o.keep, timeoutMs: Number(o.timeout) * 1000 });
+    if (o.json) process.stdout.write(JSON.stringify(scenarioJson(report), null, 2) + '\n');
+    else {
+      process.stdout.write(renderScenario(report, o.verbose) + '\n');
+      if (report.jobDir) process.stdout.write(`evidence kept in ${report.jobDir}\n`);
+    }
+    process.exitCode = report.error ? EXIT.infra : report.passed ? EXIT.ok : EXIT.failed;
+  });
+
+program.command('down')
+  .description('remove what a killed run left behind: lab namespaces, their processes, UML guests, job directories')
+  .option('--all', 'every lab (required)')
+  .action((o: { all?: boolean }) => {
+    if (!o.all) throw new LabError('say which labs: --all', EXIT.usage);
+    const r = down();
+    process.stdout.write(`removed ${r.namespaces.length} namespace(s), ${r.processes.length} process(es), ${r.umlGuests.length} UML guest(s), ${r.jobDirs.length} job dir(s)\n`);
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
+      return;
+    }
+    if (err instanceof LabError) {
+      process.stderr.write(`lab: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`lab: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = EXIT.infra;
+  }
+}
+
+await main();

@@ -1,0 +1,70 @@
+// Topology + scenario → plan + probe list. The order is fixed: fabric namespaces, the
+// datapath (nodes, ENIs, pods), the rest of the fabric (SLBs, clients), the service proxy.
+import type { BuildContext } from './context.ts';
+import { effectiveCluster } from './context.ts';
+import { datapathFor } from './datapaths/index.ts';
+import { declareFabric, finishFabric } from './fabric/vpc.ts';
+import type { Probe, Scenario, Topology } from './model.ts';
+import { PlanBuilder, type Plan } from './plan.ts';
+import { serviceProxyFor } from './services/registry.ts';
+import { resolveAddress } from './topology/load.ts';
+
+export interface ProbeSpec {
+  id: string;
+  index: number; // 1-based line number in probes.tsv (the agent derives source ports from it)
+  probe: Probe;
+  from: string;
+  dstIp: string;
+  dstPort: number;
+  want: string; // text the answer must contain ('-' = any answer)
+  mode: 'single' | 'bulk';
+  attempts: number;
+  timeout: number;
+  dumps: { kind: string; object: string }[];
+}
+
+export interface Compiled {
+  plan: Plan;
+  probes: ProbeSpec[];
+  ctx: BuildContext;
+}
+
+/** Where a probe's source ports start: attempt a uses SPORT_BASE + index*100 + a. */
+export const SPORT_BASE = 40000;
+
+export function compileScenario(topo: Topology, scenario: Scenario | undefined, labId: string): Compiled {
+  const cluster = effectiveCluster(topo, scenario);
+  const b = new PlanBuilder(labId);
+  const ctx: BuildContext = { topo, scenario, cluster, b, enis: [] };
+  declareFabric(ctx);
+  datapathFor(cluster.datapath.kind).build(ctx);
+  finishFabric(ctx);
+  serviceProxyFor(cluster.serviceProxy.kind).build(ctx);
+  b.module('nf_conntrack_netlink'); // the conntrack tool reads the table over netlink
+  const plan = b.build();
+  const probes = (scenario?.probes ?? []).map((p, i) => compileProbe(topo, p, i + 1));
+  return { plan, probes, ctx };
+}
+
+function compileProbe(topo: Topology, p: Probe, index: number): ProbeSpec {
+  const dst = resolveAddress(p.to, topo);
+  const port = p.port ?? dst.port;
+  if (!port) throw new Error(`probe "${p.name}": no port for ${p.to} (give "port")`);
+  const dumps: ProbeSpec['dumps'] = [];
+  for (const ct of p.expect.conntrack) if (!dumps.some((d) => d.kind === 'conntrack' && d.object === ct.node)) dumps.push({ kind: 'conntrack', object: ct.node });
+  for (const v of p.expect.ipvs) if (!dumps.some((d) => d.kind === 'ipvs' && d.object === v.node)) dumps.push({ kind: 'ipvs', object: v.node });
+  const bulk = (p.connections ?? 0) > 1;
+  return {
+    id: `p${index}`,
+    index,
+    probe: p,
+    from: p.from,
+    dstIp: dst.ip,
+    dstPort: port,
+    want: p.backend ? `pod=${p.backend} ` : '-',
+    mode: bulk ? 'bulk' : 'single',
+    attempts: bulk ? p.connections! : p.expect.reachable === false ? 1 : p.attempts,
+    timeout: p.timeoutSeconds,
+    dumps,
+  };
+}

@@ -1,0 +1,47 @@
+// Pieces several datapaths share: node namespace defaults, the primary ENI, pod servers.
+import type { BuildContext, EniRecord } from '../context.ts';
+import { attachEni } from '../fabric/vpc.ts';
+import { vswitchOf } from '../context.ts';
+import type { ClusterNode, Pod } from '../model.ts';
+import { macFor } from '../names.ts';
+import { prefixLen } from '../net.ts';
+
+/** What Terway's EnsureHostNsConfig writes: forwarding on, rp_filter off, for all and default. */
+export function nodeNamespace(ctx: BuildContext, node: ClusterNode): void {
+  const { b } = ctx;
+  b.namespace(node.name, 'node');
+  for (const k of ['all', 'default']) {
+    b.sysctl(node.name, `net.ipv4.conf.${k}.forwarding`, 1);
+    b.sysctl(node.name, `net.ipv4.conf.${k}.rp_filter`, 0);
+  }
+  b.sysctl(node.name, 'net.ipv4.ip_forward', 1);
+}
+
+/** The node's primary ENI (eth0): the node IP with the vSwitch mask, default route via the gateway. */
+export function primaryEni(ctx: BuildContext, node: ClusterNode): EniRecord {
+  const e = node.enis[0]!;
+  const v = vswitchOf(ctx.cluster, e.vswitch);
+  const rec = attachEni(ctx, {
+    node: node.name, name: e.name, vswitch: e.vswitch, mac: e.mac ?? macFor(`${node.name}/${e.name}`),
+    ips: [node.ip], kind: 'primary', securityGroups: e.securityGroups, aliases: ['primary'],
+  });
+  ctx.b.ip(node.name,
+    `address add ${node.ip}/${prefixLen(v.cidr)} dev ${e.name}`,
+    `link set ${e.name} up`,
+    `route add default via ${v.gateway} dev ${e.name}`);
+  return rec;
+}
+
+/**
+ * A tiny TCP server per listening port in the pod: answers every connection with an HTTP/1.0
+ * response naming the pod, then closes. socat forks per connection but never execs, which
+ * keeps it cheap inside UML.
+ */
+export function podServers(ctx: BuildContext, pod: Pod): void {
+  for (const port of pod.listen) {
+    const body = `pod=${pod.name} ip=${pod.ip} port=${port}\n`;
+    const resp = `HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const f = ctx.b.file(`resp-${pod.name}-${port}`, resp);
+    ctx.b.daemon(pod.name, `srv-${pod.name}-${port}`, ['socat', '-U', `TCP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${f},rdonly`]);
+  }
+}

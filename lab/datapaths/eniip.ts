@@ -1,0 +1,66 @@
+// Terway ENIIP: veth pair + policy routing (Terway plugin/datapath/policy_router_linux.go).
+//
+// Pod: eth0 with podIP/32, `default via 169.254.1.1 dev eth0 onlink` and a PERMANENT neighbour
+// for 169.254.1.1 (Terway sets no proxy_arp). Host: the peer `cali<sha1(ns.pod)[:11]>`, no
+// address, `podIP/32 dev cali scope link`, rule 512 `to podIP lookup main`, rule 2048
+// `from podIP lookup 1000+ifindex(ENI)`. Secondary ENI: the node IP as /32 and, in its table,
+// `default via <vSwitch gateway> dev ethN onlink`.
+import type { BuildContext, EniRecord } from '../context.ts';
+import { podsOn, vswitchOf } from '../context.ts';
+import { attachEni } from '../fabric/vpc.ts';
+import {
+  eniRouteTable, FROM_CONTAINER_PRIORITY, LINK_GATEWAY, localMacFor, macFor, TO_CONTAINER_PRIORITY, vethNameForPod,
+} from '../names.ts';
+import type { Datapath } from './types.ts';
+import { nodeNamespace, podServers, primaryEni } from './common.ts';
+
+export const eniip: Datapath = {
+  kind: 'eniip',
+  summary: 'Terway ENIIP: pod veth pair to a host cali, policy routing out of the ENI that owns the pod IP',
+  build(ctx: BuildContext): void {
+    const { b, cluster } = ctx;
+    for (const node of cluster.nodes) {
+      nodeNamespace(ctx, node);
+      primaryEni(ctx, node);
+      const pods = podsOn(cluster, node.name);
+      const enis = new Map<string, EniRecord>();
+      for (const e of node.enis.slice(1)) {
+        const v = vswitchOf(cluster, e.vswitch);
+        const mine = pods.filter((p) => p.eni === e.name);
+        const rec = attachEni(ctx, {
+          node: node.name, name: e.name, vswitch: e.vswitch, mac: e.mac ?? macFor(`${node.name}/${e.name}`),
+          ips: mine.map((p) => p.ip), kind: 'secondary', securityGroups: e.securityGroups, aliases: mine.map((p) => `eni(${p.name})`),
+        });
+        enis.set(e.name, rec);
+        const table = eniRouteTable(rec.nodeIf.ifindex);
+        b.ip(node.name,
+          `address add ${node.ip}/32 dev ${e.name}`,
+          `link set ${e.name} up`,
+          `route add default via ${v.gateway} dev ${e.name} onlink table ${table}`);
+      }
+      for (const pod of pods) {
+        const eni = enis.get(pod.eni!)!;
+        const cali = vethNameForPod(pod.name, pod.namespace);
+        const caliMac = localMacFor(`${b.labId}/${node.name}/${cali}`);
+        b.namespace(pod.name, 'pod');
+        b.veth(
+          { object: pod.name, name: 'eth0', mac: localMacFor(`${b.labId}/${pod.name}/eth0`) },
+          { object: node.name, name: cali, mac: caliMac, aliases: [`cali(${pod.name})`] },
+        );
+        b.ip(pod.name,
+          `address add ${pod.ip}/32 dev eth0`,
+          'link set eth0 up',
+          `neigh replace ${LINK_GATEWAY} lladdr ${caliMac} dev eth0 nud permanent`,
+          `route add default via ${LINK_GATEWAY} dev eth0 onlink`);
+        const table = eniRouteTable(eni.nodeIf.ifindex);
+        const iif = cluster.datapath.legacyIifRule ? ` iif ${cali}` : '';
+        b.ip(node.name,
+          `link set ${cali} up`,
+          `route add ${pod.ip}/32 dev ${cali} scope link`,
+          `rule add to ${pod.ip} lookup main pref ${TO_CONTAINER_PRIORITY}`,
+          `rule add from ${pod.ip}${iif} lookup ${table} pref ${FROM_CONTAINER_PRIORITY}`);
+        podServers(ctx, pod);
+      }
+    }
+  },
+};

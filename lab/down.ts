@@ -1,0 +1,67 @@
+// `lab down --all`: removes whatever a killed run left behind — lab namespaces (dl-*) and the
+// processes inside them, UML guests started by the lab, job directories. It touches nothing
+// that does not carry the lab's marks (namespace prefix, umid prefix, state directory).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { NS_PREFIX } from './names.ts';
+import { stateRoot } from './runners/job.ts';
+
+export interface DownResult {
+  namespaces: string[];
+  processes: number[];
+  umlGuests: number[];
+  jobDirs: string[];
+}
+
+function labNamespaces(labId?: string): string[] {
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(labId ? `${NS_PREFIX}${labId}-` : NS_PREFIX));
+}
+
+function umlGuests(labId?: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (path.basename(cmd[0] ?? '') === 'linux.uml' && cmd.some((a) => a.startsWith(labId ? `umid=dl-${labId}` : 'umid=dl-'))) pids.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+export function down(labId?: string): DownResult {
+  const res: DownResult = { namespaces: [], processes: [], umlGuests: [], jobDirs: [] };
+  // UML guests first: their namespaces live inside them and vanish with them.
+  for (const pid of umlGuests(labId)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+      res.umlGuests.push(pid);
+    } catch { /* gone */ }
+  }
+  if (res.umlGuests.length) {
+    spawnSync('sleep', ['1']);
+    for (const pid of umlGuests(labId)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  const nss = labNamespaces(labId);
+  if (nss.length && process.getuid?.() !== 0) throw new Error(`lab namespaces exist (${nss.join(', ')}) but removing them needs root`);
+  for (const ns of nss) {
+    const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    for (const pid of pids) try { process.kill(pid, 'SIGKILL'); res.processes.push(pid); } catch { /* gone */ }
+  }
+  if (nss.length) {
+    execFileSync('ip', ['-force', '-batch', '-'], { input: nss.map((n) => `netns delete ${n}\n`).join(''), stdio: ['pipe', 'ignore', 'ignore'] });
+    res.namespaces = nss;
+  }
+  const root = stateRoot();
+  if (existsSync(root)) {
+    for (const d of readdirSync(root)) {
+      if (!d.startsWith(labId ? `job-${labId}-` : 'job-')) continue;
+      rmSync(path.join(root, d), { recursive: true, force: true });
+      res.jobDirs.push(d);
+    }
+  }
+  return res;
+}

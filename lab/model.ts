@@ -1,0 +1,215 @@
+// The validated model of a topology file: what the loader hands to the compilers.
+// Field names follow the YAML (schema/topology.schema.json); defaults are already applied.
+
+export type Protocol = 'TCP' | 'UDP';
+export type TrafficPolicy = 'Cluster' | 'Local';
+
+export interface VSwitch {
+  name: string;
+  cidr: string; // a.b.c.d/len
+  gateway: string;
+}
+
+export interface Eni {
+  name: string; // interface name inside the node, e.g. eth1
+  vswitch: string;
+  ip?: string; // primary ENI: the node IP
+  mac?: string;
+  primary: boolean;
+  trunk: boolean;
+  securityGroups: string[];
+}
+
+export interface ClusterNode {
+  name: string;
+  ip: string; // primary IP (on the primary ENI)
+  enis: Eni[];
+  /** Calico: pod block announced over BGP. */
+  podCIDR?: string;
+  as?: number;
+  rack?: string;
+}
+
+export interface Pod {
+  name: string;
+  namespace: string;
+  node: string;
+  ip: string;
+  eni?: string; // ENIIP / IPVLAN: the ENI owning the pod IP
+  memberEni?: MemberEni; // trunk: the pod's own member ENI
+  labels: Record<string, string>;
+  listen: number[];
+}
+
+export interface MemberEni {
+  vlan: number;
+  vswitch: string;
+  mac?: string;
+  securityGroups: string[];
+}
+
+export interface ServicePort {
+  name?: string;
+  protocol: Protocol;
+  port: number;
+  targetPort: number;
+  nodePort?: number;
+}
+
+export interface Service {
+  name: string;
+  namespace: string;
+  clusterIP: string;
+  externalIPs: string[];
+  externalTrafficPolicy: TrafficPolicy;
+  ports: ServicePort[];
+  selector: Record<string, string>;
+  /** Pods selected by `selector`, resolved by the loader, in file order. */
+  endpoints: string[];
+}
+
+export interface SlbBackend {
+  pod: string;
+  port: number;
+}
+
+export interface Slb {
+  name: string;
+  vip: string;
+  port: number;
+  backends: SlbBackend[];
+  /** Drop a flow whose chosen backend sits behind the ENI the request came from (L4 hairpin). */
+  dropHairpin: boolean;
+}
+
+export interface Client {
+  name: string;
+  ip: string;
+}
+
+export interface SecurityGroupRule {
+  direction: 'ingress' | 'egress';
+  action: 'accept' | 'drop';
+  protocol: 'tcp' | 'udp' | 'icmp' | 'all';
+  ports?: [number, number];
+  peer: { cidr: string } | { group: string };
+  priority: number;
+}
+
+export interface SecurityGroup {
+  name: string;
+  rules: SecurityGroupRule[];
+}
+
+export interface BgpRouter {
+  name: string;
+  as: number;
+  ip: string;
+  peers: string[]; // other routers' names (core) — ToR→nodes are implied by node.rack
+}
+
+export interface DatapathOptions {
+  kind: 'eniip' | 'ipvlan' | 'trunk' | 'calico';
+  /** ENIIP, article era: rule 2048 also carries `iif cali…` (Terway ≤ 2022). */
+  legacyIifRule: boolean;
+  /** trunk: 'veth' (article: cali veth + member VLAN) or 'vlan' (current Terway: VLAN is the pod's eth0). */
+  trunkMode: 'veth' | 'vlan';
+  /** ipvlan: ExternalIPs short-cut in-cluster by the eBPF table (in_cluster_loadbalance). */
+  inClusterLoadBalance: boolean;
+}
+
+export interface ServiceProxyOptions {
+  kind: 'ipvs' | 'iptables' | 'ebpf' | 'none';
+  clusterCIDR?: string;
+  masqueradeAll: boolean;
+  /** k8s ≥ 1.21: a Local-policy VIP with no local endpoint falls back to all endpoints. */
+  localPolicyFallback: boolean;
+  /** kube-proxy iptables rule shape: 'ext' (current KUBE-EXT/KUBE-SVL) or 'xlb' (≤ 1.23). */
+  iptablesFlavor: 'ext' | 'xlb';
+  serviceCIDR?: string;
+}
+
+export interface Cluster {
+  datapath: DatapathOptions;
+  serviceProxy: ServiceProxyOptions;
+  vswitches: VSwitch[];
+  nodes: ClusterNode[];
+  pods: Pod[];
+  services: Service[];
+  slbs: Slb[];
+  clients: Client[];
+  securityGroups: SecurityGroup[];
+  routers: BgpRouter[];
+}
+
+/** A capture expectation: the request seen (or not) at an interface, optionally with addresses. */
+export interface CaptureExpect {
+  at: string; // interface reference, e.g. "nginx-a:eth0", "ecs1:cali(nginx-a)", "ecs1:*"
+  src?: string; // address reference
+  dst?: string;
+  packet?: 'request' | 'reply';
+}
+
+export interface ConntrackExpect {
+  node: string;
+  orig: { src?: string; dst: string; dport?: number };
+  reply?: { src?: string; dst?: string };
+  absent?: boolean;
+}
+
+export interface IpvsExpect {
+  node: string;
+  service: string; // address reference with port, e.g. "svc/nginx:externalIP"
+  backends: string[]; // pod names; [] = no real server
+}
+
+export interface Expect {
+  reachable?: boolean;
+  answeredBy?: string;
+  seen: CaptureExpect[];
+  notSeen: CaptureExpect[];
+  addressNeverSeen: string[];
+  path?: string[];
+  stacks?: number;
+  conntrack: ConntrackExpect[];
+  ipvs: IpvsExpect[];
+  serverSees?: { src: string };
+  /** bulk probes: every listed backend must answer a share of connections within [min,max] %. */
+  distribution?: { backends: string[]; minPercent: number; maxPercent: number };
+}
+
+export interface Probe {
+  name: string;
+  from: string; // object name (node, pod, client)
+  to: string; // address reference
+  port?: number;
+  backend?: string; // repeat until this pod answers
+  attempts: number;
+  timeoutSeconds: number;
+  connections?: number; // bulk mode
+  expect: Expect;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  story?: string;
+  /** Per-scenario overrides of the cluster's datapath/serviceProxy options. */
+  datapath: Partial<DatapathOptions>;
+  serviceProxy: Partial<ServiceProxyOptions>;
+  securityGroupBindings?: Record<string, string[]>;
+  /** service name → endpoint pods for this scenario (overrides the selector). */
+  endpoints?: Record<string, string[]>;
+  probes: Probe[];
+}
+
+export interface Topology {
+  file: string;
+  family: string;
+  title: string;
+  source?: string;
+  cluster: Cluster;
+  scenarios: Scenario[];
+}
+
+export type ObjectKind = 'node' | 'pod' | 'vswitch' | 'router' | 'slb' | 'client';

@@ -1,0 +1,65 @@
+// Parses tcpdump's text output (-i any -nn -tt -e -v -S, LINUX_SLL2): one record per packet
+// with the namespace, interface, direction, VLAN tag, addresses, TCP flags and sequence numbers.
+export interface Packet {
+  object: string; // lab object whose namespace captured it
+  ts: number; // epoch seconds
+  ifname: string;
+  dir: 'In' | 'Out';
+  vlan?: number;
+  ttl?: number;
+  ipId?: number;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  flags: string; // tcpdump's flag string: S, S., ., P., F., R ...
+  seq?: number;
+  ack?: number;
+  /** tcpdump's verdict on the TCP checksum (undefined when not printed). */
+  cksumOk?: boolean;
+  raw: string;
+}
+
+const HEAD = /^(\d+\.\d+)\s+(\S+)\s+(In|Out|B|M|P)\s+(.*)$/;
+const TCP = /^\s*(\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): Flags \[([^\]]*)\](.*)$/;
+
+export function parseTcpdump(text: string, object: string): Packet[] {
+  const out: Packet[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const h = HEAD.exec(lines[i]!);
+    if (!h) continue;
+    // -v prints the IP header on the first line and the TCP header on an indented second one.
+    let body = h[4]!;
+    let tcp = TCP.exec(body.replace(/^.*?\)\s*/, ''));
+    if (!tcp && i + 1 < lines.length && /^\s/.test(lines[i + 1]!)) {
+      body += ' ' + lines[i + 1]!.trim();
+      tcp = TCP.exec(lines[i + 1]!);
+      i++;
+    }
+    if (!tcp || (h[3] !== 'In' && h[3] !== 'Out')) continue;
+    const rest = tcp[6]!;
+    const vlan = /vlan (\d+)/.exec(h[4]!);
+    const ttl = /ttl (\d+)/.exec(h[4]!);
+    const id = /\bid (\d+)/.exec(h[4]!);
+    const seq = /\bseq (\d+)/.exec(rest);
+    const ack = /\back (\d+)/.exec(rest);
+    const ck = /cksum 0x[0-9a-f]+ \((correct|incorrect[^)]*)\)/.exec(rest);
+    out.push({
+      object, ts: Number(h[1]), ifname: h[2]!, dir: h[3] as 'In' | 'Out',
+      vlan: vlan ? Number(vlan[1]) : undefined, ttl: ttl ? Number(ttl[1]) : undefined, ipId: id ? Number(id[1]) : undefined,
+      src: tcp[1]!, sport: Number(tcp[2]), dst: tcp[3]!, dport: Number(tcp[4]), flags: tcp[5]!,
+      seq: seq ? Number(seq[1]) : undefined, ack: ack ? Number(ack[1]) : undefined,
+      cksumOk: ck ? ck[1] === 'correct' : undefined,
+      raw: body,
+    });
+  }
+  return out;
+}
+
+export const isSyn = (p: Packet) => p.flags === 'S';
+export const isSynAck = (p: Packet) => p.flags === 'S.';
+
+export function describePacket(p: Packet): string {
+  return `${p.object}:${p.ifname} ${p.dir}${p.vlan !== undefined ? ` vlan ${p.vlan}` : ''} ${p.src}:${p.sport} > ${p.dst}:${p.dport} [${p.flags}]`;
+}

@@ -1,0 +1,57 @@
+// The terminal report: every expectation with expected, observed and pass/fail, then the
+// observed path, hop by hop, with the addresses as they were on the wire.
+import type { ScenarioReport } from '../run.ts';
+
+const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const green = (s: string) => paint('32', s);
+export const red = (s: string) => paint('31', s);
+export const dim = (s: string) => paint('2', s);
+export const bold = (s: string) => paint('1', s);
+
+export function renderScenario(r: ScenarioReport, verbose = false): string {
+  const out: string[] = [];
+  out.push(bold(`${r.id}: ${r.title}`));
+  out.push(dim(`runner ${r.runner}, kernel ${r.kernel}, ${(r.timings.total / 1000).toFixed(1)} s (boot ${r.timings.boot} ms, build ${r.timings.build} ms, probe ${r.timings.probe} ms, teardown ${r.timings.teardown} ms)`));
+  if (r.error) out.push(red(`ERROR: ${r.error}`));
+  for (const p of r.probes) {
+    out.push('');
+    out.push(`${bold(p.name)}: ${p.from} → ${p.to} (${p.target})${p.answeredBy ? ` — answered by ${p.answeredBy}` : ''}`);
+    for (const c of p.checks) {
+      out.push(`  ${c.passed ? green('PASS') : red('FAIL')} ${c.name}`);
+      out.push(`       expected: ${c.expected}`);
+      out.push(`       observed: ${c.observed}`);
+      if ((verbose || !c.passed) && c.evidence.length) for (const e of c.evidence.slice(0, 8)) out.push(dim(`         | ${e}`));
+    }
+    if (p.path.length) {
+      out.push('  observed path (request):');
+      for (const h of p.path) out.push(`    ${h.dir === 'Out' ? '→' : '⇢'} ${h.label} ${dim(`${h.dir} ${h.src} > ${h.dst}${h.vlan !== undefined ? ` vlan ${h.vlan}` : ''} [${h.kind}]`)}`);
+      out.push(`  stacks crossed: ${p.stacks}`);
+    }
+    if (p.bulk) out.push(`  connections: ${p.bulk.answered}/${p.bulk.total} answered; per backend: ${Object.entries(p.bulk.perBackend).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  out.push('');
+  out.push(r.passed ? green(`${r.id}: PASSED`) : red(`${r.id}: FAILED`));
+  return out.join('\n');
+}
+
+/** The --json document. */
+export function scenarioJson(r: ScenarioReport) {
+  return {
+    id: r.id,
+    title: r.title,
+    family: r.family,
+    runner: r.runner,
+    kernel: r.kernel,
+    passed: r.passed,
+    error: r.error,
+    timings: r.timings,
+    checks: r.probes.flatMap((p) => p.checks.map((c) => ({ probe: p.name, name: c.name, expected: c.expected, observed: c.observed, passed: c.passed, evidence: c.evidence }))),
+    probes: r.probes.map((p) => ({
+      name: p.name, from: p.from, to: p.to, target: p.target, reachable: p.reachable, answeredBy: p.answeredBy, stacks: p.stacks,
+      path: p.path.map((h) => ({ hop: h.label, dir: h.dir, src: h.src, dst: h.dst, vlan: h.vlan, kind: h.kind })),
+      replyPath: p.replyPath.map((h) => ({ hop: h.label, dir: h.dir, src: h.src, dst: h.dst, vlan: h.vlan, kind: h.kind })),
+      attempts: p.attempts, bulk: p.bulk,
+    })),
+  };
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# datapath-lab agent: applies a compiled job inside whichever kernel the runner chose
+# (native host, User-Mode Linux guest, container), runs the probes and writes raw evidence.
+#
+# Why a shell agent and not Node: inside UML a process start costs 25-230 ms and Node takes
+# seconds to boot, so the host compiles everything (plan, batches, probe list) and this
+# script only starts a handful of processes per namespace per tool. It never evaluates text
+# from the job: every manifest line is split on TABs into an argv array and executed as such.
+#
+# usage: agent.sh JOBDIR [build|probe|teardown|all|up]
+#   JOBDIR/manifest.tsv  build steps    (kind \t args...)
+#   JOBDIR/probes.tsv    probe list     (see run_probes)
+#   JOBDIR/namespaces    one lab namespace per line (teardown order = reverse)
+#   JOBDIR/out/          everything this script produces
+set -u
+JOB=${1:?job dir}
+PHASE=${2:-all}
+OUT="$JOB/out"
+mkdir -p "$OUT/capture" "$OUT/dump"
+IPT_RESTORE=${DL_IPTABLES_RESTORE:-iptables-restore}
+IPT_SAVE=${DL_IPTABLES_SAVE:-iptables-save}
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
+event() { printf '%s\t%s\n' "$(now)" "$*" >>"$OUT/events.tsv"; }
+fail() { event "error	$*"; echo "agent: $*" >&2; exit 10; }
+
+# --- build -------------------------------------------------------------------------------
+run_step() {
+  local kind=$1; shift
+  case "$kind" in
+    netns)      ip -batch "$JOB/$1" ;;                                   # netns add lines only
+    ip)         ip -n "$1" -batch "$JOB/$2" ;;
+    tc)         tc -n "$1" -batch "$JOB/$2" ;;
+    sysctl)     ip netns exec "$1" sysctl -q -p "$JOB/$2" >/dev/null ;;
+    iptables)   ip netns exec "$1" "$IPT_RESTORE" "$JOB/$2" ;;
+    ipset)      ip netns exec "$1" ipset restore -file "$JOB/$2" ;;
+    ipvs)       ip netns exec "$1" ipvsadm -R <"$JOB/$2" ;;
+    exec)       local ns=$1; shift; ip netns exec "$ns" "$@" ;;
+    nsenter)    local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@" ;;
+    host)       "$@" ;;                                                  # host-side tool (bpftool pin dir, mkdir) — never networking
+    daemon)     local ns=$1 name=$2; shift 2
+                ip netns exec "$ns" "$@" >"$OUT/daemon-$name.log" 2>&1 </dev/null &
+                echo "$!" >>"$OUT/daemons.pid" ;;
+    sleep)      sleep "$1" ;;
+    waitfile)   local i; for ((i = 0; i < $2 * 10; i++)); do [[ -s $JOB/$1 ]] && return 0; sleep 0.1; done; return 1 ;;
+    *)          echo "unknown step kind: $kind" >&2; return 2 ;;
+  esac
+}
+
+build() {
+  event "build-start"
+  local n=0 line
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ -z $line || $line == \#* ]] && continue
+    n=$((n + 1))
+    local -a f
+    IFS=$'\t' read -r -a f <<<"$line"
+    # @JOB@ stands for the job directory, whose path differs between host and guest.
+    f=("${f[@]//@JOB@/$JOB}")
+    if ! run_step "${f[@]}" 2>"$OUT/step.err"; then
+      event "step-failed	$n	$line"
+      cat "$OUT/step.err" >&2
+      printf 'step %d failed: %s\n' "$n" "$line" >"$OUT/build-error"
+      cat "$OUT/step.err" >>"$OUT/build-error"
+      return 1
+    fi
+  done <"$JOB/manifest.tsv"
+  event "build-end	$n"
+}
+
+# --- probes ------------------------------------------------------------------------------
+# probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec
+# dump-spec: comma list of kind:ns with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
+CAP_PIDS=()
+start_captures() {
+  local ns filter=$1
+  while IFS= read -r ns; do
+    [[ -z $ns ]] && continue
+    # One tcpdump per namespace: -i any prints interface and direction of every packet.
+    ip netns exec "$ns" tcpdump -i any -nn -l -tt -e -v -S -Q inout "$filter" \
+      >"$OUT/capture/$ns.txt" 2>"$OUT/capture/$ns.err" </dev/null &
+    CAP_PIDS+=("$!")
+  done <"$JOB/namespaces"
+  # Wait until every tcpdump has opened its socket ("listening on" on stderr), bounded.
+  local i ready
+  for ((i = 0; i < 300; i++)); do
+    ready=1
+    while IFS= read -r ns; do
+      [[ -z $ns ]] && continue
+      grep -q 'listening on' "$OUT/capture/$ns.err" 2>/dev/null || { ready=0; break; }
+    done <"$JOB/namespaces"
+    ((ready)) && break
+    sleep 0.1
+  done
+  ((ready)) || event "capture-not-ready"
+}
+
+stop_captures() {
+  sleep "${DL_CAPTURE_SETTLE:-0.3}"
+  local p
+  for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+  for p in "${CAP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  CAP_PIDS=()
+}
+
+dump() {  # dump KIND NS FILE
+  local kind=$1 ns=$2 f=$3
+  case "$kind" in
+    conntrack) ip netns exec "$ns" conntrack -L -o extended >"$f" 2>/dev/null ;;
+    ipvs)      ip netns exec "$ns" ipvsadm -Ln --tcp-service-only 2>/dev/null >"$f" || ip netns exec "$ns" ipvsadm -Ln >"$f" 2>&1 ;;
+    ipvsconn)  ip netns exec "$ns" ipvsadm -Lnc >"$f" 2>&1 ;;
+    iptables)  ip netns exec "$ns" "$IPT_SAVE" -c >"$f" 2>&1 ;;
+    route)     { ip -n "$ns" route show table all; } >"$f" 2>&1 ;;
+    rule)      ip -n "$ns" rule show >"$f" 2>&1 ;;
+    neigh)     ip -n "$ns" neigh show >"$f" 2>&1 ;;
+    link)      ip -n "$ns" -d link show >"$f" 2>&1 ;;
+    addr)      ip -n "$ns" addr show >"$f" 2>&1 ;;
+    tc)        { tc -n "$ns" -s filter show dev "${ns##*:}" 2>/dev/null; } >"$f" ;;
+    *)         echo "unknown dump kind $kind" >"$f" ;;
+  esac
+}
+
+# single: one connection per attempt (socat, own source port), stop at the first answer that
+# contains want-text (or the first answer when want-text is "-"); bulk: N sequential
+# connections from one bash process, counting answers.
+probe_single() {
+  local id=$1 ns=$2 ip=$3 port=$4 attempts=$5 to=$6 want=$7 sport=$8
+  local a reply rc
+  for ((a = 1; a <= attempts; a++)); do
+    local t0; t0=$(now)
+    reply=$(ip netns exec "$ns" socat -T "$to" -u "TCP:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err")
+    rc=$?
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$a" "$t0" "$(now)" "$rc" "${reply//[$'\r\n\t']/ }" >>"$OUT/probes.out"
+    if ((rc == 0)) && [[ -n $reply ]] && { [[ $want == - ]] || [[ $reply == *"$want"* ]]; }; then
+      return 0
+    fi
+    ((rc != 0)) && [[ $want == - ]] && return 1   # unreachable: no point repeating
+  done
+  return 1
+}
+
+probe_bulk() {
+  local id=$1 ns=$2 ip=$3 port=$4 count=$5 to=$6
+  local t0; t0=$(now)
+  # One process for all connections: bash's /dev/tcp needs no fork per connection.
+  ip netns exec "$ns" timeout "$((to * count + 5))" bash -c '
+    for ((i = 1; i <= $3; i++)); do
+      if exec 3<>"/dev/tcp/$1/$2"; then
+        body=""; while IFS= read -r -t '"$to"' line <&3; do body+="${line//$'"'\r'"'/} "; done
+        exec 3<&- 3>&-
+        printf "%s\t0\t%s\n" "$i" "$body"
+      else
+        printf "%s\t1\t\n" "$i"
+      fi
+    done' _ "$ip" "$port" "$count" >"$OUT/bulk-$id.tsv" 2>"$OUT/probe-$id.err"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "bulk" "$t0" "$(now)" "$?" "" >>"$OUT/probes.out"
+}
+
+run_probes() {
+  [[ -s $JOB/probes.tsv ]] || return 0
+  local filter
+  filter=$(cat "$JOB/capture-filter" 2>/dev/null || echo "tcp")
+  start_captures "$filter"
+  event "captures-ready"
+  local line n=0
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ -z $line || $line == \#* ]] && continue
+    n=$((n + 1))
+    local -a f
+    IFS=$'\t' read -r -a f <<<"$line"
+    local id=${f[0]} ns=${f[1]} ip=${f[2]} port=${f[3]} attempts=${f[4]} to=${f[5]} want=${f[6]} mode=${f[7]} dumps=${f[8]:-}
+    event "probe-start	$id"
+    if [[ $mode == bulk ]]; then
+      probe_bulk "$id" "$ns" "$ip" "$port" "$attempts" "$to"
+    else
+      probe_single "$id" "$ns" "$ip" "$port" "$attempts" "$to" "$want" "$((40000 + n * 100))"
+    fi
+    event "probe-end	$id	$?"
+    local d
+    IFS=',' read -r -a d <<<"$dumps"
+    for spec in "${d[@]}"; do
+      [[ -z $spec ]] && continue
+      dump "${spec%%:*}" "${spec#*:}" "$OUT/dump/$id.${spec%%:*}.${spec#*:}.txt"
+    done
+    sleep "${DL_PROBE_GAP:-0.2}"   # keeps probes apart in the capture timelines
+  done <"$JOB/probes.tsv"
+  stop_captures
+  # State dumps that do not depend on a probe (tables as built).
+  if [[ -s $JOB/dumps.tsv ]]; then
+    while IFS=$'\t' read -r kind ns || [[ -n $kind ]]; do
+      [[ -z $kind ]] && continue
+      dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt"
+    done <"$JOB/dumps.tsv"
+  fi
+}
+
+# --- teardown ----------------------------------------------------------------------------
+teardown() {
+  event "teardown-start"
+  local p ns
+  for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+  if [[ -s $OUT/daemons.pid ]]; then
+    while read -r p; do kill "$p" 2>/dev/null; done <"$OUT/daemons.pid"
+  fi
+  # Kill whatever still runs inside a lab namespace, then delete the namespaces in one batch.
+  local batch="$OUT/teardown.batch"; : >"$batch"
+  if [[ -s $JOB/namespaces ]]; then
+    while IFS= read -r ns; do
+      [[ -z $ns ]] && continue
+      [[ -e /run/netns/$ns ]] || continue
+      local pids; pids=$(ip netns pids "$ns" 2>/dev/null)
+      [[ -n $pids ]] && kill -9 $pids 2>/dev/null
+      printf 'netns delete %s\n' "$ns" >>"$batch"
+    done < <(tac "$JOB/namespaces")
+    [[ -s $batch ]] && ip -force -batch "$batch" 2>/dev/null
+  fi
+  wait 2>/dev/null
+  event "teardown-end"
+}
+
+case "$PHASE" in
+  build)    build ;;
+  probe)    run_probes ;;
+  teardown) teardown ;;
+  up)       build || { teardown; exit 11; } ;;
+  all)
+    trap teardown EXIT
+    build || exit 11
+    run_probes
+    ;;
+  *) fail "unknown phase $PHASE" ;;
+esac

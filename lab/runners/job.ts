@@ -1,0 +1,80 @@
+// The job directory: the compiled plan and probe list as files the agent reads, and the out/
+// directory where it leaves its evidence. Everything is plain data: a TAB-separated manifest
+// (the agent splits it into argv arrays, it never evaluates it) and batch files per tool.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Compiled } from '../compile.ts';
+import { stepFile, type Plan, type Step } from '../plan.ts';
+import { nsName } from '../names.ts';
+
+export interface Job {
+  dir: string;
+  labId: string;
+  compiled: Compiled;
+}
+
+/** The agent's argv for a step (after @JOB@ substitution), as a manifest line. */
+export function manifestLine(plan: Plan, step: Step, file?: string): string[] {
+  const ns = step.object === null ? '' : nsName(plan.labId, step.object);
+  switch (step.tool) {
+    case 'netns': return ['netns', file!];
+    case 'ip': case 'tc': case 'sysctl': case 'iptables': case 'ipset': case 'ipvs': return [step.tool, ns, file!];
+    case 'exec': case 'nsenter': return [step.tool, ns, ...step.argv!];
+    case 'host': return ['host', ...step.argv!];
+    case 'daemon': return ['daemon', ns, step.name!, ...step.argv!];
+    case 'waitfile': return ['waitfile', ...step.argv!];
+  }
+}
+
+function checkField(s: string): string {
+  // Manifest fields are TAB-separated lines: a field may hold neither.
+  if (/[\t\n\r]/.test(s)) throw new Error(`manifest field contains a TAB or newline: ${JSON.stringify(s)}`);
+  return s;
+}
+
+export function renderJob(compiled: Compiled): Record<string, string> {
+  const { plan, probes } = compiled;
+  const files: Record<string, string> = { ...plan.files };
+  const manifest: string[] = [];
+  plan.steps.forEach((step, i) => {
+    let file: string | undefined;
+    if (step.lines) {
+      file = stepFile(step, i);
+      files[file] = step.lines.join('\n') + '\n';
+    }
+    manifest.push(manifestLine(plan, step, file).map(checkField).join('\t'));
+  });
+  files['manifest.tsv'] = manifest.join('\n') + '\n';
+  files['namespaces'] = plan.namespaces.map((n) => n.ns).join('\n') + '\n';
+  files['probes.tsv'] = probes.map((p) => [
+    p.id, nsName(plan.labId, p.from), p.dstIp, String(p.dstPort), String(p.attempts), String(p.timeout), p.want, p.mode,
+    p.dumps.map((d) => `${d.kind}:${nsName(plan.labId, d.object)}`).join(','),
+  ].map(checkField).join('\t')).join('\n') + (probes.length ? '\n' : '');
+  files['dumps.tsv'] = plan.dumps.map((d) => `${d.kind}\t${nsName(plan.labId, d.object)}`).join('\n') + (plan.dumps.length ? '\n' : '');
+  // BGP keepalives would flood the capture; probes are TCP to service/pod ports.
+  files['capture-filter'] = 'tcp and not port 179\n';
+  return files;
+}
+
+/** Where jobs live: $DL_STATE_DIR, else the OS temp dir. */
+export function stateRoot(): string {
+  return process.env.DL_STATE_DIR ?? path.join(os.tmpdir(), 'datapath-lab');
+}
+
+export function writeJob(compiled: Compiled): Job {
+  const root = stateRoot();
+  mkdirSync(root, { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync(path.join(root, `job-${compiled.plan.labId}-`));
+  for (const [rel, content] of Object.entries(renderJob(compiled))) {
+    const f = path.join(dir, rel);
+    mkdirSync(path.dirname(f), { recursive: true });
+    writeFileSync(f, content);
+  }
+  mkdirSync(path.join(dir, 'out'), { recursive: true });
+  return { dir, labId: compiled.plan.labId, compiled };
+}
+
+export function removeJob(job: Job): void {
+  rmSync(job.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,88 @@
+// The native runner: the agent runs on the host kernel, as root, inside lab namespaces only.
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Job } from './job.ts';
+import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
+import { readEvents, span } from './timings.ts';
+import { describeMissing, missingTools, toolsFor } from './tools.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const AGENT = path.join(here, 'agent.sh');
+
+let featureCache: Map<string, boolean> | undefined;
+/** Kernel features of the host, probed once per process in a throwaway namespace (needs root). */
+export function hostFeatures(): Map<string, boolean> {
+  if (featureCache) return featureCache;
+  const out = execFileSync('bash', [path.join(here, 'probe-features.sh')], { encoding: 'utf8', timeout: 30_000 });
+  featureCache = new Map(out.trim().split('\n').map((l) => {
+    const [f, s] = l.split(' ');
+    return [f!, s === 'ok'] as [string, boolean];
+  }));
+  return featureCache;
+}
+
+export const FEATURE_SOURCES: Record<string, string> = {
+  dummy: 'CONFIG_DUMMY (module dummy)',
+  ipvlan: 'CONFIG_IPVLAN (module ipvlan)',
+  vlan: 'CONFIG_VLAN_8021Q (module 8021q)',
+  ipvs: 'CONFIG_IP_VS (modules ip_vs, ip_vs_rr)',
+  iptables: 'iptables with CONFIG_IP_NF_NAT and xt_statistic',
+  ipset: 'CONFIG_IP_SET (hash:ip,port)',
+  clsact: 'CONFIG_NET_SCH_INGRESS (clsact)',
+  bpf: 'CONFIG_BPF_SYSCALL with bpffs mounted at /sys/fs/bpf',
+  veth: 'CONFIG_VETH',
+  bridge: 'CONFIG_BRIDGE',
+};
+
+export const native: Runner = {
+  name: 'native',
+  async available(features: Set<string>): Promise<Availability> {
+    if (process.getuid?.() !== 0) {
+      return { ok: false, reason: 'the native runner needs root (network namespaces are created on the host kernel)', fix: 'run as root, or use --runner uml (no root needed)' };
+    }
+    const miss = missingTools(toolsFor(features));
+    if (miss.length) return { ok: false, reason: describeMissing(miss), fix: 'install the packages above' };
+    const have = hostFeatures();
+    const lacking = [...features].filter((f) => have.has(f) && !have.get(f));
+    if (lacking.length) {
+      return {
+        ok: false,
+        reason: `the host kernel (${os.release()}) lacks ${lacking.map((f) => FEATURE_SOURCES[f] ?? f).join('; ')}`,
+        fix: 'use --runner uml (Debian package user-mode-linux has these as modules), or a kernel with them',
+      };
+    }
+    return { ok: true };
+  },
+  async run(job: Job, phase: AgentPhase, opts = {}): Promise<RunOutcome> {
+    const t0 = Date.now();
+    const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
+    const child = spawn('bash', [AGENT, job.dir, phase], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env } });
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => { log += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
+    }, timeoutMs);
+    const code: number = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 12)));
+    clearTimeout(timer);
+    if (timedOut) {
+      // The agent's EXIT trap may not have run: tear down explicitly.
+      execFileSync('bash', [AGENT, job.dir, 'teardown'], { stdio: 'ignore', timeout: 60_000 });
+      log += `\nagent timed out after ${timeoutMs} ms`;
+    }
+    const ev = readEvents(job.dir);
+    const total = Date.now() - t0;
+    return {
+      runner: 'native',
+      kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+      agentStatus: timedOut ? 12 : code,
+      timings: { boot: 0, build: span(ev.build), probe: span(ev.probe), teardown: span(ev.teardown), total },
+      log,
+    };
+  },
+};

@@ -1,0 +1,50 @@
+#!/bin/bash
+# PID 1 of a datapath-lab User-Mode Linux guest. The guest's root is the host's / (hostfs),
+# so the job directory the host prepared is visible at the same path.
+# Environment from the kernel command line: DL_JOB (job dir), DL_PHASE, DL_MODULES (comma list).
+#
+# Contract with the host (lab/runners/uml.ts): the agent's exit status goes to /proc/exitcode
+# (linux.uml exits with it); a one-line JSON summary goes to the second console (/dev/tty1,
+# host fd 3); evidence is written under $DL_JOB/out on hostfs. The host fails closed when the
+# summary is missing.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+rc=12
+finish() {
+  sync
+  if [[ -w /dev/tty1 || -e /dev/tty1 ]]; then
+    stty -F /dev/tty1 raw -echo 2>/dev/null
+    printf '{"summary":true,"rc":%d,"kernel":"%s"}\n' "$rc" "$(uname -r)" >/dev/tty1 2>/dev/null
+  fi
+  echo "$rc" >/proc/exitcode
+  poweroff -f -f
+}
+trap finish EXIT
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+mount -t tmpfs tmpfs /run
+mkdir -p /run/netns
+# Never write the host's /lib/modules: overlay the UML module tree on a tmpfs.
+kver=$(uname -r)
+mount -t tmpfs tmpfs /lib/modules
+mkdir -p "/lib/modules/$kver"
+mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+# The job dir may live under the host's /tmp, which a guest tmpfs would hide: bind it first.
+mkdir -p /run/dl-job
+mount --bind "$DL_JOB" /run/dl-job
+DL_JOB=/run/dl-job
+mount -t tmpfs tmpfs /tmp
+ip link set lo up
+
+IFS=',' read -r -a mods <<<"${DL_MODULES:-}"
+for m in "${mods[@]}"; do
+  [[ -n $m ]] && modprobe "$m" 2>>"$DL_JOB/out/modprobe.err"
+done
+# The UML kernel has no nf_tables for IPv4: iptables must be the legacy backend in here.
+export DL_IPTABLES_RESTORE=iptables-legacy-restore DL_IPTABLES_SAVE=iptables-legacy-save
+
+bash "$(dirname "$0")/agent.sh" "$DL_JOB" "${DL_PHASE:-all}" >"$DL_JOB/out/agent.log" 2>&1
+rc=$?

@@ -1,0 +1,123 @@
+// The UML runner: boots Debian's User-Mode Linux kernel on the host's root file system
+// (hostfs) and runs the same agent inside as PID 1's child. Needs no root on the host.
+//
+// Results come back three ways and the host fails closed (shared/notes/kernel-ci.md §8):
+// the agent's status through /proc/exitcode (the linux.uml exit status), a JSON summary line
+// on a second console (con1 → our fd 3), and the evidence files under the job's out/ on hostfs.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Job } from './job.ts';
+import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
+import { readEvents, span } from './timings.ts';
+import { describeMissing, missingTools, toolsFor, which } from './tools.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const INIT = path.join(here, 'uml-init.sh');
+const SHIM_SRC = path.join(here, 'native', 'uml-xstate-shim.c');
+export const REPO = path.resolve(here, '../..');
+const SHIM = path.join(REPO, '.lab', 'uml-xstate-shim.so');
+const MODULES_ROOT = '/usr/lib/uml/modules';
+
+function umlKernelVersion(): string | undefined {
+  try {
+    return readdirSync(MODULES_ROOT).sort().at(-1);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds the LD_PRELOAD shim that lets Debian's UML 6.1 run on CPUs with a large XSAVE area
+ * (AVX-512/AMX): see native/uml-xstate-shim.c. Harmless elsewhere.
+ */
+export function ensureShim(): string {
+  if (existsSync(SHIM) && statSync(SHIM).mtimeMs >= statSync(SHIM_SRC).mtimeMs) return SHIM;
+  mkdirSync(path.dirname(SHIM), { recursive: true });
+  execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', SHIM, SHIM_SRC, '-ldl'], { stdio: 'pipe' });
+  return SHIM;
+}
+
+export const uml: Runner = {
+  name: 'uml',
+  async available(features: Set<string>): Promise<Availability> {
+    if (process.arch !== 'x64') return { ok: false, reason: `Debian ships user-mode-linux for amd64 only (this is ${process.arch})`, fix: 'use the native runner on a kernel with the features, or a VM' };
+    if (!which('linux.uml')) return { ok: false, reason: 'linux.uml is not installed', fix: 'apt-get install user-mode-linux' };
+    if (!umlKernelVersion()) return { ok: false, reason: `no UML modules under ${MODULES_ROOT}`, fix: 'apt-get install --reinstall user-mode-linux' };
+    const tools = toolsFor(features).filter((t) => t !== 'iptables-restore');
+    if (features.has('iptables')) tools.push('iptables-legacy-restore');
+    tools.push('modprobe');
+    if (!existsSync(SHIM)) tools.push('gcc');
+    const miss = missingTools(tools);
+    if (miss.length) return { ok: false, reason: describeMissing(miss), fix: 'install the packages above' };
+    return { ok: true };
+  },
+  async run(job: Job, phase: AgentPhase, opts = {}): Promise<RunOutcome> {
+    const t0 = Date.now();
+    const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
+    if (/\s/.test(job.dir)) throw new Error(`job dir ${job.dir} contains whitespace: it cannot go on a kernel command line`);
+    const umlDir = path.join(job.dir, 'uml');
+    mkdirSync(umlDir, { recursive: true });
+    const modules = job.compiled.plan.modules;
+    const umid = `dl-${job.labId}`;
+    const args = [
+      'mem=1G', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
+      `DL_JOB=${job.dir}`, `DL_PHASE=${phase}`, `DL_MODULES=${modules.join(',')}`,
+      'con=null', 'con0=fd:0,fd:1', 'con1=fd:3', `umid=${umid}`, `uml_dir=${umlDir}`, 'quiet',
+    ];
+    const env = { ...process.env, LD_PRELOAD: ensureShim() };
+    const child = spawn('linux.uml', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
+    let consoleText = '';
+    let summary: { rc: number; kernel: string } | undefined;
+    child.stdout!.on('data', (d: Buffer) => { consoleText = (consoleText + d.toString()).slice(-20000); });
+    child.stderr!.on('data', (d: Buffer) => { consoleText = (consoleText + d.toString()).slice(-20000); });
+    let side = '';
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
+      side += d.toString();
+      for (const line of side.split('\n').slice(0, -1)) {
+        try {
+          const j = JSON.parse(line) as { summary?: boolean; rc: number; kernel: string };
+          if (j.summary) summary = j;
+        } catch { /* kernel noise cannot reach this console; ignore partial lines */ }
+      }
+    });
+    let timedOut = false;
+    const kill = (sig: NodeJS.Signals) => { try { process.kill(-child.pid!, sig); } catch { /* gone */ } };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill('SIGTERM'); // UML cleans its helpers on TERM; KILL would orphan them
+      setTimeout(() => kill('SIGKILL'), 5000).unref();
+    }, timeoutMs);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    clearTimeout(timer);
+    rmSync(umlDir, { recursive: true, force: true });
+    const ev = readEvents(job.dir);
+    const total = Date.now() - t0;
+    let agentStatus: number;
+    let log = '';
+    if (timedOut) {
+      agentStatus = 12;
+      log = `UML guest timed out after ${timeoutMs} ms`;
+    } else if (signal === 'SIGABRT' || /Kernel panic|BUG:/.test(consoleText)) {
+      agentStatus = 12;
+      log = `UML guest crashed (${signal ?? code}):\n${consoleText.split('\n').filter((l) => /panic|BUG|fp regs|Call Trace/.test(l)).slice(0, 8).join('\n')}`;
+    } else if (!summary) {
+      agentStatus = 12;
+      log = `UML guest ended (status ${code}) without its summary line: treating the run as broken`;
+    } else if (summary.rc !== code) {
+      agentStatus = 12;
+      log = `UML status ${code} disagrees with the guest's summary (${summary.rc})`;
+    } else {
+      agentStatus = summary.rc;
+    }
+    const boot = ev.first !== undefined ? Math.max(0, Math.round(ev.first - t0)) : 0;
+    return {
+      runner: 'uml',
+      kernel: summary?.kernel ?? umlKernelVersion() ?? 'unknown',
+      agentStatus,
+      timings: { boot, build: span(ev.build), probe: span(ev.probe), teardown: span(ev.teardown), total },
+      log,
+    };
+  },
+};
