@@ -108,8 +108,8 @@ export function parseTopology(text: string, file: string): Topology {
   const loc = new Locator(file, doc, lines);
   if (doc.errors.length) {
     throw new InputError(doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      return { file, line: pos?.line ?? 0, column: pos?.col ?? 0, field: '(yaml)', message: e.message.split('\n')[0]! };
+      const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+      return { file, line: pos.line, column: pos.col, field: '(yaml)', message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') };
     }));
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
