@@ -196,24 +196,30 @@ run_probes() {
 }
 
 # --- teardown ----------------------------------------------------------------------------
+# Kill every process still inside a lab namespace, then delete the namespaces in one batch.
+# Which processes: compare each process's netns inode with the lab namespaces' inodes — two
+# processes (stat, find) for the whole lab instead of one `ip netns pids` per namespace.
 teardown() {
   event "teardown-start"
   local p ns
   for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
-  if [[ -s $OUT/daemons.pid ]]; then
-    while read -r p; do kill "$p" 2>/dev/null; done <"$OUT/daemons.pid"
-  fi
-  # Kill whatever still runs inside a lab namespace, then delete the namespaces in one batch.
-  local batch="$OUT/teardown.batch"; : >"$batch"
-  if [[ -s $JOB/namespaces ]]; then
-    while IFS= read -r ns; do
-      [[ -z $ns ]] && continue
-      [[ -e /run/netns/$ns ]] || continue
-      local pids; pids=$(ip netns pids "$ns" 2>/dev/null)
-      [[ -n $pids ]] && kill -9 $pids 2>/dev/null
-      printf 'netns delete %s\n' "$ns" >>"$batch"
-    done < <(tac "$JOB/namespaces")
-    [[ -s $batch ]] && ip -force -batch "$batch" 2>/dev/null
+  [[ -s $JOB/namespaces ]] || { event "teardown-end"; return 0; }
+  local -a files=()
+  while IFS= read -r ns; do [[ -n $ns && -e /run/netns/$ns ]] && files+=("/run/netns/$ns"); done <"$JOB/namespaces"
+  if ((${#files[@]})); then
+    declare -A lab_ino=()
+    local ino name
+    while read -r ino name; do lab_ino[$ino]=1; done < <(stat -L -c '%i %n' "${files[@]}" 2>/dev/null)
+    local -a victims=()
+    local pdir target
+    while read -r pdir target; do
+      target=${target#net:[}; target=${target%]}
+      pdir=${pdir#/proc/}
+      [[ -n $target && -n ${lab_ino[$target]:-} ]] && victims+=("${pdir%/ns}")
+    done < <(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -printf '%h %l\n' 2>/dev/null)
+    ((${#victims[@]})) && kill -9 "${victims[@]}" 2>/dev/null
+    printf 'netns delete %s\n' "${files[@]##*/}" >"$OUT/teardown.batch"
+    ip -force -batch "$OUT/teardown.batch" 2>/dev/null
   fi
   wait 2>/dev/null
   event "teardown-end"

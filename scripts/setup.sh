@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One-time setup on Debian/Ubuntu: the kernel-side tools datapath-lab drives, the UML kernel,
+# and the npm dependencies (including a Node 24 binary under node_modules/.bin).
+# Usage: bash scripts/setup.sh            (re-running is harmless)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages, one per tool the lab drives (see README "What gets installed, and why").
+PACKAGES=(
+  iproute2 iptables ipset ipvsadm conntrack tcpdump socat curl procps util-linux kmod psmisc
+  user-mode-linux          # the uml runner's kernel (linux.uml + modules: ipvlan, 8021q, dummy, ip_vs)
+  gcc libc6-dev            # builds the UML xstate shim (lab/runners/native/uml-xstate-shim.c)
+  bpftool clang llvm libbpf-dev   # the tc eBPF load balancer (bpf/lb4.c)
+  bird2                    # Calico BGP: nodes, top-of-rack and core routers
+)
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: run as root or install sudo" >&2; exit 2; }
+  SUDO=(sudo)
+fi
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# bird2's package starts a system daemon; the lab runs its own birds inside namespaces only.
+if command -v systemctl >/dev/null && systemctl is-active --quiet bird 2>/dev/null; then "${SUDO[@]}" systemctl disable --now bird >/dev/null 2>&1 || true; fi
+
+if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"
