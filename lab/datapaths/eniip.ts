@@ -43,9 +43,10 @@ export const eniip: Datapath = {
         const cali = vethNameForPod(pod.name, pod.namespace);
         const caliMac = localMacFor(`${b.labId}/${node.name}/${cali}`);
         b.namespace(pod.name, 'pod');
+        // Created from the node's batch (one process per node, not per pod), peer straight into the pod.
         b.veth(
-          { object: pod.name, name: 'eth0', mac: localMacFor(`${b.labId}/${pod.name}/eth0`) },
           { object: node.name, name: cali, mac: caliMac, aliases: [`cali(${pod.name})`] },
+          { object: pod.name, name: 'eth0', mac: localMacFor(`${b.labId}/${pod.name}/eth0`) },
         );
         b.ip(pod.name,
           `address add ${pod.ip}/32 dev eth0`,

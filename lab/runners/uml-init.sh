@@ -40,9 +40,8 @@ mount -t tmpfs tmpfs /tmp
 ip link set lo up
 
 IFS=',' read -r -a mods <<<"${DL_MODULES:-}"
-for m in "${mods[@]}"; do
-  [[ -n $m ]] && modprobe "$m" 2>>"$DL_JOB/out/modprobe.err"
-done
+# One modprobe process for the whole list (a process costs 25-230 ms in here).
+((${#mods[@]})) && modprobe -a "${mods[@]}" 2>>"$DL_JOB/out/modprobe.err"
 # The UML kernel has no nf_tables for IPv4: iptables must be the legacy backend in here.
 export DL_IPTABLES_RESTORE=iptables-legacy-restore DL_IPTABLES_SAVE=iptables-legacy-save
 
