@@ -68,10 +68,12 @@ program.command('scenario')
 
 program.command('down')
   .description('remove what a killed run left behind: lab namespaces, their processes, UML guests, job directories')
-  .option('--all', 'every lab (required)')
-  .action((o: { all?: boolean }) => {
-    if (!o.all) throw new LabError('say which labs: --all', EXIT.usage);
-    const r = down();
+  .argument('[labid]', 'one lab (its id: the <labid> in dl-<labid>-<object> namespace names)')
+  .option('--all', 'every lab')
+  .action((labId: string | undefined, o: { all?: boolean }) => {
+    if (!o.all && !labId) throw new LabError('say which lab: lab down <labid>, or lab down --all', EXIT.usage);
+    if (labId && !/^[0-9a-f]{6}$/.test(labId)) throw new LabError(`"${labId}" is not a lab id (6 hex digits, as in dl-<labid>-ecs1)`, EXIT.usage);
+    const r = down(o.all ? undefined : labId);
     process.stdout.write(`removed ${r.namespaces.length} namespace(s), ${r.processes.length} process(es), ${r.umlGuests.length} UML guest(s), ${r.jobDirs.length} job dir(s)\n`);
   });
 

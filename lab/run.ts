@@ -12,6 +12,7 @@ import type { RunnerName, RunOutcome } from './runners/types.ts';
 
 export interface ScenarioReport {
   id: string;
+  labId: string;
   title: string;
   family: string;
   file: string;
@@ -46,7 +47,7 @@ export async function runScenario(topo: Topology, scenario: Scenario, opts: RunO
   try {
     const outcome = await runner.run(job, 'all', { timeoutMs: opts.timeoutMs });
     const report: ScenarioReport = {
-      id: scenario.id, title: scenario.title, family: topo.family, file: topo.file,
+      id: scenario.id, labId: compiled.plan.labId, title: scenario.title, family: topo.family, file: topo.file,
       runner: outcome.runner, kernel: outcome.kernel, passed: false, timings: outcome.timings, probes: [],
       jobDir: opts.keep ? job.dir : undefined,
     };

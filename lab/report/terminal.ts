@@ -39,6 +39,7 @@ export function renderScenario(r: ScenarioReport, verbose = false): string {
 export function scenarioJson(r: ScenarioReport) {
   return {
     id: r.id,
+    labId: r.labId,
     title: r.title,
     family: r.family,
     runner: r.runner,

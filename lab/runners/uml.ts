@@ -39,11 +39,18 @@ export function ensureShim(): string {
   return SHIM;
 }
 
+/** The UML kernel binary: $DL_UML when set (e.g. a newer UML build), else linux.uml on the PATH. */
+function umlBinary(): string | undefined {
+  const wanted = process.env.DL_UML;
+  if (wanted) return existsSync(wanted) ? wanted : undefined;
+  return which('linux.uml');
+}
+
 export const uml: Runner = {
   name: 'uml',
   async available(features: Set<string>): Promise<Availability> {
     if (process.arch !== 'x64') return { ok: false, reason: `Debian ships user-mode-linux for amd64 only (this is ${process.arch})`, fix: 'use the native runner on a kernel with the features, or a VM' };
-    if (!which('linux.uml')) return { ok: false, reason: 'linux.uml is not installed', fix: 'apt-get install user-mode-linux' };
+    if (!umlBinary()) return { ok: false, reason: `${process.env.DL_UML ?? 'linux.uml'} is not installed`, fix: 'apt-get install user-mode-linux (or point DL_UML at a UML kernel)' };
     if (!umlKernelVersion()) return { ok: false, reason: `no UML modules under ${MODULES_ROOT}`, fix: 'apt-get install --reinstall user-mode-linux' };
     const tools = toolsFor(features).filter((t) => t !== 'iptables-restore');
     if (features.has('iptables')) tools.push('iptables-legacy-restore');
@@ -67,7 +74,7 @@ export const uml: Runner = {
       'con=null', 'con0=fd:0,fd:1', 'con1=fd:3', `umid=${umid}`, `uml_dir=${umlDir}`, 'quiet',
     ];
     const env = { ...process.env, LD_PRELOAD: ensureShim() };
-    const child = spawn('linux.uml', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
+    const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
     let consoleText = '';
     let summary: { rc: number; kernel: string } | undefined;
     child.stdout!.on('data', (d: Buffer) => { consoleText = (consoleText + d.toString()).slice(-20000); });
@@ -89,7 +96,10 @@ export const uml: Runner = {
       kill('SIGTERM'); // UML cleans its helpers on TERM; KILL would orphan them
       setTimeout(() => kill('SIGKILL'), 5000).unref();
     }, timeoutMs);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+      child.on('error', (e) => { consoleText += `\ncannot start UML: ${e.message}`; });
+      child.on('close', (c, s) => resolve([c, s]));
+    });
     clearTimeout(timer);
     rmSync(umlDir, { recursive: true, force: true });
     const ev = readEvents(job.dir);

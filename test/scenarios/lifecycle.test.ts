@@ -1,0 +1,83 @@
+// Lifecycle on the host kernel: a run leaves nothing behind, two labs run at once without
+// colliding, and `lab down --all` cleans up after a run killed mid-way. Needs root (namespaces on
+// the host); the scenarios used need only veth, policy routing and iptables.
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { stateRoot } from '../../lab/runners/job.ts';
+
+const root = path.join(import.meta.dirname, '..', '..');
+const fixture = path.join(root, 'test', 'fixtures', 'good', 'eniip-noservices.yaml');
+const cli = path.join(root, 'lab', 'cli.ts');
+
+function labNamespaces(): string[] {
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('dl-'));
+}
+function labProcesses(): string[] {
+  // socat servers and tcpdumps started by the agent carry the lab's job dir or namespaces.
+  return spawnSync('pgrep', ['-af', 'datapath-lab/job-'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
+}
+function jobDirs(): string[] {
+  return existsSync(stateRoot()) ? readdirSync(stateRoot()).filter((d) => d.startsWith('job-')) : [];
+}
+
+test.before((t) => {
+  if (process.getuid?.() !== 0) t.fail('lifecycle tests need root: they create network namespaces on the host kernel (run as root, or in CI)');
+});
+
+test.serial('a native run leaves no namespace, process or job directory', async (t) => {
+  const before = { ns: labNamespaces(), jobs: jobDirs() };
+  const r = spawnSync(process.execPath, [cli, 'scenario', 'lite-cross-node', '--file', fixture, '--runner', 'native', '--json'], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr + r.stdout);
+  const report = JSON.parse(r.stdout) as { passed: boolean; runner: string };
+  t.true(report.passed);
+  t.is(report.runner, 'native');
+  t.deepEqual(labNamespaces(), before.ns);
+  t.deepEqual(jobDirs(), before.jobs);
+  t.deepEqual(labProcesses(), []);
+});
+
+test.serial('two labs at once do not collide', async (t) => {
+  const run = (id: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const c = spawn(process.execPath, [cli, 'scenario', id, '--file', fixture, '--runner', 'native', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    c.on('close', (code) => resolve({ code, out }));
+  });
+  const [a, b] = await Promise.all([run('lite-cross-node'), run('lite-slb')]);
+  t.is(a.code, 0, a.out);
+  t.is(b.code, 0, b.out);
+  const ids = [a, b].map((x) => (JSON.parse(x.out) as { labId: string }).labId);
+  t.not(ids[0], ids[1]);
+  for (const id of ids) t.deepEqual(labNamespaces().filter((n) => n.startsWith(`dl-${id}-`)), []);
+});
+
+// `down --all` itself is not run here: it would also remove the labs of other test files running
+// at the same time. `down <labid>` takes the same path with a filter.
+test.serial('down removes what a SIGKILLed run left behind', async (t) => {
+  const before = new Set(labNamespaces());
+  const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', 'native', '--keep'], { stdio: 'ignore', detached: true });
+  // Kill the whole process group (CLI and agent) as soon as the lab's namespaces exist.
+  const fresh = () => labNamespaces().filter((n) => !before.has(n));
+  const deadline = Date.now() + 20_000;
+  while (fresh().length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.true(fresh().length >= 5, 'the run never built its namespaces');
+  process.kill(-c.pid!, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  const left = fresh();
+  t.true(left.length > 0, 'a killed run should have left namespaces for down to remove');
+  const labId = /^dl-([0-9a-f]{6})-/.exec(left[0]!)![1]!;
+  const d = spawnSync(process.execPath, [cli, 'down', labId], { encoding: 'utf8' });
+  t.is(d.status, 0, d.stderr);
+  t.regex(d.stdout, /removed [1-9]\d* namespace/);
+  t.deepEqual(labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)), []);
+  t.deepEqual(labProcesses().filter((l) => l.includes(`job-${labId}-`)), []);
+  t.deepEqual(jobDirs().filter((j) => j.startsWith(`job-${labId}-`)), []);
+});
+
+test('no runner can serve: exit 3 naming the package', (t) => {
+  const r = spawnSync(process.execPath, [cli, 'scenario', 'eniip-1', '--runner', 'uml'], { encoding: 'utf8', env: { ...process.env, DL_UML: '/nonexistent/linux.uml' } });
+  t.is(r.status, 3, r.stderr);
+  t.regex(r.stderr, /apt-get install user-mode-linux/);
+});
