@@ -3,6 +3,7 @@
 import type { BuildContext } from './context.ts';
 import { effectiveCluster } from './context.ts';
 import { datapathFor } from './datapaths/index.ts';
+import { buildSecurityGroups } from './fabric/security-groups.ts';
 import { declareFabric, finishFabric } from './fabric/vpc.ts';
 import type { Probe, Scenario, Topology } from './model.ts';
 import { PlanBuilder, type Plan } from './plan.ts';
@@ -39,6 +40,7 @@ export function compileScenario(topo: Topology, scenario: Scenario | undefined, 
   declareFabric(ctx);
   datapathFor(cluster.datapath.kind).build(ctx);
   finishFabric(ctx);
+  buildSecurityGroups(ctx); // after every ENI is known: group references expand to their addresses
   serviceProxyFor(cluster.serviceProxy.kind).build(ctx);
   b.module('nf_conntrack_netlink'); // the conntrack tool reads the table over netlink
   const plan = b.build();

@@ -14,6 +14,9 @@ export interface EniRecord {
   kind: 'primary' | 'secondary' | 'trunk' | 'member';
   securityGroups: string[];
   vlan?: number;
+  /** The vSwitch namespace holding `port` when it is not `vswitch`: a member ENI of another
+   *  vSwitch, delivered by its trunk's vSwitch (the VPC router routes its /32 there). */
+  portVswitch?: string;
 }
 
 export interface BuildContext {

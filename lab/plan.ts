@@ -40,6 +40,10 @@ export interface IfaceDecl {
   mac?: string;
   peer?: { object: string; name: string };
   parent?: string; // ipvlan / vlan parent in the same namespace
+  /** 802.1Q VLAN id of a vlan interface (its parent may live in another namespace). */
+  vid?: number;
+  /** A vlan interface's parent, wherever the child lives: "object/ifname". */
+  lower?: string;
   /** Symbolic names this interface answers to, e.g. "cali(nginx-a)", "eni(centos)", "primary". */
   aliases: string[];
 }
@@ -258,11 +262,15 @@ export class PlanBuilder {
     return this.ipvlanParents.get(`${x.object}/${x.name}`);
   }
 
-  /** An 802.1Q sub-interface of `parent`; `subObject` may be another namespace (the pod). */
-  vlan(object: string, parent: string, vid: number, subObject: string, name: string, mac?: string, aliases: string[] = []): IfaceDecl {
-    const d = this.addIface({ object: subObject, name, kind: 'vlan', mac, parent: subObject === object ? parent : undefined, aliases });
+  /**
+   * An 802.1Q sub-interface of `parent`; `subObject` may be another namespace (the pod).
+   * `phase` 'config' when `parent` is the peer end of a veth another namespace's link batch
+   * creates later (a trunk ENI's port in its vSwitch): config runs after every link batch.
+   */
+  vlan(object: string, parent: string, vid: number, subObject: string, name: string, mac?: string, aliases: string[] = [], phase: 'link' | 'config' = 'link'): IfaceDecl {
+    const d = this.addIface({ object: subObject, name, kind: 'vlan', mac, parent: subObject === object ? parent : undefined, vid, lower: `${object}/${parent}`, aliases });
     const where = subObject === object ? '' : ` netns ${this.ns(subObject)}`;
-    this.batch('link', object, 'ip').push(`link add link ${parent} name ${name} index ${d.ifindex}${where}${mac ? ` address ${mac}` : ''} type vlan id ${vid}`);
+    this.batch(phase, object, 'ip').push(`link add link ${parent} name ${name} index ${d.ifindex}${where}${mac ? ` address ${mac}` : ''} type vlan id ${vid}`);
     this.feature('vlan');
     this.module('8021q');
     this.edges.push(

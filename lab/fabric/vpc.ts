@@ -90,26 +90,36 @@ export function attachEni(ctx: BuildContext, a: EniAttachment): EniRecord {
   return rec;
 }
 
-/** The VPC learns that `ip` lives behind this ENI (an ENI secondary IP assignment). */
+/**
+ * The VPC learns that `ip` lives behind this ENI (an ENI secondary IP assignment). When the
+ * ENI's port sits in another vSwitch's namespace (a member ENI carried by its trunk's
+ * vSwitch), the VPC router also routes that /32 to the vSwitch holding the port.
+ */
 export function learnAddress(ctx: BuildContext, eni: EniRecord, ip: string): void {
   if (!eni.ips.includes(ip)) eni.ips.push(ip);
-  ctx.b.ip(eni.vswitch,
+  const ns = eni.portVswitch ?? eni.vswitch;
+  ctx.b.ip(ns,
     `route replace ${ip}/32 dev ${eni.port}`,
     `neigh replace ${ip} lladdr ${eni.mac} dev ${eni.port} nud permanent`);
+  if (ns !== eni.vswitch) ctx.b.ip(ROUTER, `route replace ${ip}/32 via ${NH_FAR} dev ${fitIfname(ns)} onlink`);
 }
 
-/** Member ENI of a trunk: on the vSwitch side, a VLAN sub-interface of the trunk's port. */
-export function attachMemberEni(ctx: BuildContext, trunk: EniRecord, m: { node: string; name: string; vlan: number; vswitch: string; mac: string; ips: string[]; securityGroups: string[]; nodeIf: IfaceDecl }): EniRecord {
-  if (m.vswitch !== trunk.vswitch) {
-    // The member ENI may sit in another vSwitch: its VLAN lands in that vSwitch's namespace
-    // through its own link, so the trunk port stays in the trunk's vSwitch.
-    throw new Error(`member ENI ${m.name} on ${m.node}: vswitch ${m.vswitch} differs from the trunk's ${trunk.vswitch} (not supported)`);
-  }
+/**
+ * Member ENI of a trunk: on the vSwitch side, a VLAN sub-interface of the trunk's port, in the
+ * trunk's vSwitch namespace. A member ENI may belong to another vSwitch (its addresses come
+ * from that vSwitch's CIDR): its port still sits where the trunk's frames arrive, and
+ * learnAddress makes the VPC router send its /32 to the trunk's vSwitch (`portVswitch`).
+ */
+export function attachMemberEni(ctx: BuildContext, trunk: EniRecord, m: { node: string; name: string; vlan: number; vswitch: string; mac: string; ips: string[]; securityGroups: string[]; nodeIf: IfaceDecl; aliases?: string[] }): EniRecord {
   const port = fitIfname(`${trunk.port}.${m.vlan}`, 'v');
-  ctx.b.vlan(trunk.vswitch, trunk.port, m.vlan, trunk.vswitch, port, VPC_GATEWAY_MAC);
+  // In the config phase: the trunk's port is created by the node's link batch.
+  ctx.b.vlan(trunk.vswitch, trunk.port, m.vlan, trunk.vswitch, port, VPC_GATEWAY_MAC, m.aliases ?? [], 'config');
   ctx.b.ip(trunk.vswitch, `link set ${port} up`);
   ctx.b.sysctl(trunk.vswitch, `net.ipv4.neigh.${port.replace(/\./g, '/')}.proxy_delay`, 0, true);
-  const rec: EniRecord = { node: m.node, name: m.name, vswitch: m.vswitch, mac: m.mac, ips: [], port, nodeIf: m.nodeIf, kind: 'member', securityGroups: m.securityGroups, vlan: m.vlan };
+  const rec: EniRecord = {
+    node: m.node, name: m.name, vswitch: m.vswitch, mac: m.mac, ips: [], port, nodeIf: m.nodeIf, kind: 'member', securityGroups: m.securityGroups, vlan: m.vlan,
+    portVswitch: m.vswitch !== trunk.vswitch ? trunk.vswitch : undefined,
+  };
   ctx.enis.push(rec);
   for (const ip of m.ips) learnAddress(ctx, rec, ip);
   return rec;

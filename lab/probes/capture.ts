@@ -5,6 +5,9 @@ export interface Packet {
   ts: number; // epoch seconds
   ifname: string;
   dir: 'In' | 'Out';
+  /** The frame was addressed to another MAC (LINUX_SLL2 "P", PACKET_OTHERHOST), recorded as In:
+   *  a VLAN parent receives its children's frames that way (a trunk ENI receiving a member's). */
+  otherHost?: boolean;
   vlan?: number;
   ttl?: number;
   ipId?: number;
@@ -37,7 +40,7 @@ export function parseTcpdump(text: string, object: string): Packet[] {
       tcp = TCP.exec(lines[i + 1]!);
       i++;
     }
-    if (!tcp || (h[3] !== 'In' && h[3] !== 'Out')) continue;
+    if (!tcp || (h[3] !== 'In' && h[3] !== 'Out' && h[3] !== 'P')) continue;
     const rest = tcp[6]!;
     const vlan = /vlan (\d+)/.exec(h[4]!);
     const ttl = /ttl (\d+)/.exec(h[4]!);
@@ -46,7 +49,7 @@ export function parseTcpdump(text: string, object: string): Packet[] {
     const ack = /\back (\d+)/.exec(rest);
     const ck = /cksum 0x[0-9a-f]+ \((correct|incorrect[^)]*)\)/.exec(rest);
     out.push({
-      object, ts: Number(h[1]), ifname: h[2]!, dir: h[3] as 'In' | 'Out',
+      object, ts: Number(h[1]), ifname: h[2]!, dir: h[3] === 'Out' ? 'Out' : 'In', otherHost: h[3] === 'P' ? true : undefined,
       vlan: vlan ? Number(vlan[1]) : undefined, ttl: ttl ? Number(ttl[1]) : undefined, ipId: id ? Number(id[1]) : undefined,
       src: tcp[1]!, sport: Number(tcp[2]), dst: tcp[3]!, dport: Number(tcp[4]), flags: tcp[5]!,
       seq: seq ? Number(seq[1]) : undefined, ack: ack ? Number(ack[1]) : undefined,
