@@ -21,7 +21,7 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 let validator: ReturnType<Ajv['compile']> | undefined;
 function schemaValidator() {
   if (!validator) {
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
     addFormats(ajv);
     validator = ajv.compile(JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')));
   }
@@ -84,8 +84,12 @@ function describeAjvError(e: ErrorObject, value: unknown): string {
     case 'pattern':
     case 'format':
     case 'maxLength':
-    case 'minLength':
-      return `${e.message}${got}${(e.parentSchema as { description?: string } | undefined)?.description ? ` — expected ${(e.parentSchema as { description: string }).description}` : ''}`;
+    case 'minLength': {
+      const d = (e.parentSchema as { description?: string } | undefined)?.description;
+      // A regex says little to a person: show the schema's description of the field instead.
+      const what = e.keyword === 'pattern' && d ? 'is not valid' : e.message;
+      return `${what}${got}${d ? ` — expected ${d}` : ''}`;
+    }
     default:
       return `${e.message}${got}`;
   }
@@ -112,7 +116,13 @@ export function parseTopology(text: string, file: string): Topology {
       return { file, line: pos.line, column: pos.col, field: '(yaml)', message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') };
     }));
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Unresolved aliases, alias bombs: the YAML is well-formed but cannot become data.
+    throw new InputError([{ file, line: 1, column: 1, field: '(yaml)', message: (err as Error).message }]);
+  }
   const validate = schemaValidator();
   if (!validate(raw)) {
     // Keep the most specific error per location (oneOf produces noise).
@@ -223,7 +233,7 @@ function toModel(r: RawTopology, file: string): Topology {
       name: s.name as string, vip: s.vip as string, port: s.port as number, dropHairpin: (s.dropHairpin as boolean | undefined) ?? true,
       backends: s.backends.map((b) => ({ pod: b.pod as string, port: (b.port as number | undefined) ?? (s.port as number) })),
     })),
-    clients: (c.clients ?? []).map((x) => ({ name: x.name as string, ip: x.ip as string })),
+    clients: (c.clients ?? []).map((x) => ({ name: x.name as string, ip: x.ip as string, router: x.router as string | undefined })),
     securityGroups: (c.securityGroups ?? []).map((g) => ({
       name: g.name as string,
       rules: g.rules.map((x) => {
@@ -238,7 +248,10 @@ function toModel(r: RawTopology, file: string): Topology {
         };
       }),
     })),
-    routers: (c.routers ?? []).map((x) => ({ name: x.name as string, as: x.as as number, ip: x.ip as string, peers: (x.peers as string[] | undefined) ?? [] })),
+    routers: (c.routers ?? []).map((x) => ({
+      name: x.name as string, as: x.as as number, ip: x.ip as string, peers: (x.peers as string[] | undefined) ?? [],
+      vswitch: x.vswitch as string | undefined,
+    })),
   };
   const scenarios: Scenario[] = r.scenarios.map((s) => ({
     id: s.id as string, title: s.title as string, story: s.story as string | undefined,
@@ -269,6 +282,13 @@ function toProbe(p: Raw & { expect?: Raw }, i: number): Probe {
     ipvs: (e.ipvs as Expect['ipvs'] | undefined) ?? [],
     serverSees: e.serverSees as Expect['serverSees'],
     distribution: e.distribution as Expect['distribution'],
+    iptables: ((e.iptables as Raw[] | undefined) ?? []).map((x) => ({
+      node: x.node as string, table: (x.table as 'nat' | 'filter' | 'mangle' | 'raw' | undefined) ?? 'nat',
+      path: x.path as string[], probabilities: x.probabilities as number[] | undefined,
+    })),
+    bgpSessions: (e.bgpSessions as Expect['bgpSessions']) ?? [],
+    routes: (e.routes as Expect['routes']) ?? [],
+    vethPeer: (e.vethPeer as Expect['vethPeer']) ?? [],
   };
   return {
     name: (p.name as string | undefined) ?? `probe ${i + 1}`,
@@ -395,6 +415,31 @@ function checkSemantics(t: Topology, r: RawTopology, loc: Locator): InputIssue[]
     });
   });
   c.clients.forEach((x, i) => claimIp(x.ip, `client ${x.name}`, ['cluster', 'clients', i, 'ip']));
+  const routers = new Map(c.routers.map((x) => [x.name, x]));
+  c.clients.forEach((x, i) => {
+    if (x.router && !routers.has(x.router)) add(['cluster', 'clients', i, 'router'], `unknown router "${x.router}" (known: ${[...routers.keys()].join(', ') || 'none'})`);
+  });
+  c.routers.forEach((x, i) => {
+    const p: PathSeg[] = ['cluster', 'routers', i];
+    x.peers.forEach((peer, j) => {
+      if (!routers.has(peer) || peer === x.name) add([...p, 'peers', j], `"${peer}" is not another router`);
+    });
+    if (x.vswitch) {
+      const v = vsw.get(x.vswitch);
+      if (!v) add([...p, 'vswitch'], `unknown vswitch "${x.vswitch}"`);
+      else if (!cidrContains(v.cidr, x.ip)) add([...p, 'ip'], `${x.ip} is not inside vswitch ${v.name} (${v.cidr}): a top-of-rack router peers from the rack's segment`);
+      const other = c.routers.findIndex((y, k) => k < i && y.vswitch === x.vswitch);
+      if (other >= 0) add([...p, 'vswitch'], `vswitch ${x.vswitch} is already switched by router ${c.routers[other]!.name}`);
+    }
+    if (x.vswitch !== undefined || c.nodes.some((n) => n.rack === x.name)) return;
+    if (x.peers.length === 0 && !c.routers.some((y) => y.peers.includes(x.name))) add(p, `router ${x.name} peers with nobody`);
+  });
+  c.nodes.forEach((n, i) => {
+    if (!n.rack) return;
+    const r = routers.get(n.rack);
+    if (!r) add(['cluster', 'nodes', i, 'rack'], `unknown router "${n.rack}"`);
+    else if (r.vswitch && r.vswitch !== n.enis[0]!.vswitch) add(['cluster', 'nodes', i, 'rack'], `router ${r.name} switches ${r.vswitch}, but ${n.name}'s primary ENI is on ${n.enis[0]!.vswitch}`);
+  });
   const groups = new Set(c.securityGroups.map((g) => g.name));
   c.securityGroups.forEach((g, i) => g.rules.forEach((rule, j) => {
     if ('group' in rule.peer && !groups.has(rule.peer.group)) add(['cluster', 'securityGroups', i, 'rules', j, 'group'], `unknown security group "${rule.peer.group}"`);
@@ -443,6 +488,29 @@ function checkSemantics(t: Topology, r: RawTopology, loc: Locator): InputIssue[]
         for (const a of [ct.orig.src, ct.orig.dst, ct.reply?.src, ct.reply?.dst]) {
           const e1 = a ? checkAddressRef(a, t) : undefined;
           if (e1) add([...pp, 'expect', 'conntrack', m], e1);
+        }
+      });
+      const bgpSpeaker = (name: string) => nodes.has(name) || routers.has(name);
+      (p.expect.iptables ?? []).forEach((x, m) => {
+        if (!nodes.has(x.node)) add([...pp, 'expect', 'iptables', m, 'node'], `unknown node "${x.node}"`);
+      });
+      (p.expect.bgpSessions ?? []).forEach((x, m) => {
+        if (!bgpSpeaker(x.router)) add([...pp, 'expect', 'bgpSessions', m, 'router'], `"${x.router}" is not a router or node`);
+        if (x.peer && !bgpSpeaker(x.peer)) add([...pp, 'expect', 'bgpSessions', m, 'peer'], `"${x.peer}" is not a router or node`);
+      });
+      (p.expect.routes ?? []).forEach((x, m) => {
+        const rp: PathSeg[] = [...pp, 'expect', 'routes', m];
+        if (!bgpSpeaker(x.router)) add([...rp, 'router'], `"${x.router}" is not a router or node`);
+        if (x.learnedFrom && !bgpSpeaker(x.learnedFrom)) add([...rp, 'learnedFrom'], `"${x.learnedFrom}" is not a router or node`);
+        const e1 = x.via ? checkAddressRef(x.via, t) : undefined;
+        if (e1) add([...rp, 'via'], e1);
+        const e2 = x.dev ? checkIfaceRef(`${x.router}:${x.dev}`, t) : undefined;
+        if (e2) add([...rp, 'dev'], e2);
+      });
+      (p.expect.vethPeer ?? []).forEach((x, m) => {
+        for (const k of ['at', 'peer'] as const) {
+          const e1 = checkIfaceRef(x[k], t);
+          if (e1) add([...pp, 'expect', 'vethPeer', m, k], e1);
         }
       });
       p.expect.ipvs.forEach((v, m) => {
@@ -501,6 +569,8 @@ export function resolveAddress(ref: string, t: Topology): ResolvedAddress {
   if (node) return { ip: node.ip, label: ref };
   const client = c.clients.find((x) => x.name === ref);
   if (client) return { ip: client.ip, label: ref };
+  const router = c.routers.find((x) => x.name === ref);
+  if (router) return { ip: router.ip, label: ref };
   throw new Error(`"${ref}" is not an address reference: expected a pod, node or client name, svc/NAME[:clusterIP|:externalIP], slb/NAME or an IPv4 address`);
 }
 
