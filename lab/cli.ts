@@ -10,6 +10,9 @@ import { loadTopology } from './topology/load.ts';
 import { renderPlan } from './report/plan.ts';
 import { renderScenario, scenarioJson } from './report/terminal.ts';
 import { runScenario } from './run.ts';
+import { parseShard, runSuite, selectScenarios } from './suite.ts';
+import { renderSuite, type ReporterName } from './report/suite.ts';
+import { writeFileSync } from 'node:fs';
 import type { RunnerName } from './runners/types.ts';
 
 const runnerOption = () => new Option('--runner <runner>', 'where to build: native (host kernel, root), uml (User-Mode Linux, no root), auto').choices(['native', 'uml', 'auto']).default('auto');
@@ -64,6 +67,43 @@ program.command('scenario')
       if (report.jobDir) process.stdout.write(`evidence kept in ${report.jobDir}\n`);
     }
     process.exitCode = report.error ? EXIT.infra : report.passed ? EXIT.ok : EXIT.failed;
+  });
+
+program.command('test')
+  .description('run many scenarios (in parallel where the runner allows) and report them for CI')
+  .option('--family <family>', 'only this family')
+  .option('--match <glob>', 'only scenario ids matching this glob, e.g. "eniip-*"')
+  .option('-f, --file <topology>', 'the scenarios of this topology file instead of the catalogue')
+  .option('--shard <i/n>', 'run the i-th of n shards (for CI matrices)')
+  .addOption(runnerOption())
+  .addOption(new Option('--reporter <name>', 'report format').choices(['pretty', 'json', 'junit', 'tap']).default('pretty'))
+  .option('--output <file>', 'write the report to a file (progress still goes to the terminal)')
+  .option('-j, --jobs <n>', 'scenarios at once (default: number of cores)')
+  .action(async (o: { family?: string; match?: string; file?: string; shard?: string; runner: RunnerName | 'auto'; reporter: ReporterName; output?: string; jobs?: string }) => {
+    let shard;
+    try {
+      shard = o.shard ? parseShard(o.shard) : undefined;
+    } catch (e) {
+      throw new LabError((e as Error).message, EXIT.usage);
+    }
+    const items = selectScenarios(o.file ? [loadTopology(o.file)] : loadCatalog(), { family: o.family, match: o.match, shard });
+    if (!items.length) throw new LabError('no scenario matches the selection', EXIT.usage);
+    const live = process.stderr.isTTY;
+    const running = new Set<string>();
+    const status = (done: number) => live && process.stderr.write(`\r\x1b[K[${done}/${items.length}] running: ${[...running].join(', ')}`);
+    const results = await runSuite(items, { runner: o.runner, jobs: o.jobs ? Number(o.jobs) : undefined }, {
+      started: (id) => { running.add(id); status(0); },
+      finished: (r, done, total) => {
+        running.delete(r.id);
+        process.stderr.write(`${live ? '\r\x1b[K' : ''}[${done}/${total}] ${r.passed ? 'PASS' : 'FAIL'} ${r.id} (${r.runner}, ${(r.timings.total / 1000).toFixed(1)} s)\n`);
+        status(done);
+      },
+    });
+    if (live) process.stderr.write('\r\x1b[K');
+    const text = renderSuite(o.reporter, results);
+    if (o.output) writeFileSync(o.output, text);
+    else process.stdout.write(text);
+    process.exitCode = results.every((r) => r.passed) ? EXIT.ok : results.some((r) => r.error) && results.every((r) => r.passed || r.error) ? EXIT.infra : EXIT.failed;
   });
 
 program.command('down')
