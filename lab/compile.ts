@@ -9,6 +9,7 @@ import type { Probe, Scenario, Topology } from './model.ts';
 import { PlanBuilder, type Plan } from './plan.ts';
 import { serviceProxyFor } from './services/registry.ts';
 import { resolveAddress } from './topology/load.ts';
+import { stateDumps, withCounterBaselines } from './probes/state-checks.ts';
 
 export interface ProbeSpec {
   id: string;
@@ -45,6 +46,7 @@ export function compileScenario(topo: Topology, scenario: Scenario | undefined, 
   b.module('nf_conntrack_netlink'); // the conntrack tool reads the table over netlink
   const plan = b.build();
   const probes = (scenario?.probes ?? []).map((p, i) => compileProbe(topo, p, i + 1));
+  withCounterBaselines(probes);
   return { plan, probes, ctx };
 }
 
@@ -55,6 +57,7 @@ function compileProbe(topo: Topology, p: Probe, index: number): ProbeSpec {
   const dumps: ProbeSpec['dumps'] = [];
   for (const ct of p.expect.conntrack) if (!dumps.some((d) => d.kind === 'conntrack' && d.object === ct.node)) dumps.push({ kind: 'conntrack', object: ct.node });
   for (const v of p.expect.ipvs) if (!dumps.some((d) => d.kind === 'ipvs' && d.object === v.node)) dumps.push({ kind: 'ipvs', object: v.node });
+  for (const d of stateDumps(p)) if (!dumps.some((x) => x.kind === d.kind && x.object === d.object)) dumps.push(d);
   const bulk = (p.connections ?? 0) > 1;
   return {
     id: `p${index}`,

@@ -85,6 +85,8 @@ export interface Slb {
 export interface Client {
   name: string;
   ip: string;
+  /** The router this client hangs off (default: the first SLB, the VPC's edge). */
+  router?: string;
 }
 
 export interface SecurityGroupRule {
@@ -106,6 +108,8 @@ export interface BgpRouter {
   as: number;
   ip: string;
   peers: string[]; // other routers' names (core) — ToR→nodes are implied by node.rack
+  /** A top-of-rack router: the segment it switches (a bridge with the segment's gateway). */
+  vswitch?: string;
 }
 
 export interface DatapathOptions {
@@ -176,6 +180,44 @@ export interface Expect {
   serverSees?: { src: string };
   /** bulk probes: every listed backend must answer a share of connections within [min,max] %. */
   distribution?: { backends: string[]; minPercent: number; maxPercent: number };
+  /** Rules whose packet counters increased during the probe (iptables-save -c). */
+  iptables?: IptablesExpect[];
+  /** BGP sessions as BIRD reports them (birdc show protocols). */
+  bgpSessions?: BgpSessionExpect[];
+  /** Routes in a router's BIRD table (learnedFrom) or kernel table (via, dev, type, proto). */
+  routes?: RouteExpect[];
+  /** veth pairing read from the kernel: `at`'s peer is `peer` (ifindex / iflink). */
+  vethPeer?: VethPeerExpect[];
+}
+
+export interface IptablesExpect {
+  node: string;
+  table: 'nat' | 'filter' | 'mangle' | 'raw';
+  /** Chains (then optionally a target such as DNAT); `KUBE-SEP-*` matches any KUBE-SEP- chain. */
+  path: string[];
+  probabilities?: number[];
+}
+
+export interface BgpSessionExpect {
+  router: string; // a router or a node (both run BIRD)
+  peer?: string;
+  established: boolean;
+}
+
+export interface RouteExpect {
+  router: string;
+  prefix: string;
+  learnedFrom?: string;
+  via?: string;
+  dev?: string;
+  type?: 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
+  proto?: string;
+  absent?: boolean;
+}
+
+export interface VethPeerExpect {
+  at: string;
+  peer: string;
 }
 
 export interface Probe {

@@ -23,7 +23,7 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
-export type Tool = 'netns' | 'ip' | 'tc' | 'sysctl' | 'iptables' | 'ipset' | 'ipvs' | 'exec' | 'nsenter' | 'host' | 'daemon' | 'waitfile';
+export type Tool = 'netns' | 'ip' | 'tc' | 'sysctl' | 'iptables' | 'ipset' | 'ipvs' | 'exec' | 'nsenter' | 'host' | 'daemon' | 'waitfile' | 'waitbgp';
 
 export interface NamespaceDecl {
   object: string;
@@ -31,7 +31,7 @@ export interface NamespaceDecl {
   ns: string; // the kernel's netns name
 }
 
-export type IfaceKind = 'veth' | 'ipvlan' | 'vlan' | 'dummy';
+export type IfaceKind = 'veth' | 'ipvlan' | 'vlan' | 'dummy' | 'bridge';
 export interface IfaceDecl {
   object: string;
   name: string;
@@ -169,6 +169,14 @@ export class PlanBuilder {
     this.order.push({ phase: 'wait', object: null, tool: 'waitfile', argv: [relPath, String(seconds)], comment });
   }
 
+  /**
+   * Bounded wait for a BIRD in `object`'s namespace: every BGP protocol Established (birdc on the
+   * control socket) and each of `prefixes` in the namespace's main routing table.
+   */
+  waitBgp(object: string, socket: string, seconds: number, prefixes: string[], comment?: string): void {
+    this.order.push({ phase: 'wait', object, tool: 'waitbgp', argv: [socket, String(seconds), ...prefixes], comment });
+  }
+
   /** Adds a file to the job; returns the path the agent substitutes (`@JOB@/…`). */
   file(name: string, content: string): string {
     const rel = `files/${name}`;
@@ -226,6 +234,15 @@ export class PlanBuilder {
       { from: { object: b.object, name: b.name, dir: 'Out' }, to: { object: a.object, name: a.name, dir: 'In' } },
     );
     return [da, db];
+  }
+
+  /** A Linux bridge (a layer-2 switch) in `object`'s namespace; ports join it with `link set P master B`. */
+  bridge(object: string, name: string, mac?: string, aliases: string[] = []): IfaceDecl {
+    const d = this.addIface({ object, name, kind: 'bridge', mac, aliases });
+    this.batch('link', object, 'ip').push(`link add ${name} index ${d.ifindex}${mac ? ` address ${mac}` : ''} type bridge`);
+    this.feature('bridge');
+    this.module('bridge');
+    return d;
   }
 
   dummy(object: string, name: string): IfaceDecl {

@@ -30,9 +30,14 @@ function routedDefaults(ctx: BuildContext, object: string): void {
 /** Declares the fabric namespaces; call before any datapath attaches an ENI. */
 export function declareFabric(ctx: BuildContext): void {
   const { b, cluster } = ctx;
-  b.namespace(ROUTER, 'router');
-  routedDefaults(ctx, ROUTER);
-  for (const v of cluster.vswitches) {
+  // A segment switched by a top-of-rack router (routers[].vswitch) is built by lab/fabric/tor.ts,
+  // not by the VPC; without VPC segments or SLBs there is no VPC router at all.
+  const vpcSwitches = cluster.vswitches.filter((v) => !cluster.routers.some((r) => r.vswitch === v.name));
+  if (vpcSwitches.length || cluster.slbs.length) {
+    b.namespace(ROUTER, 'router');
+    routedDefaults(ctx, ROUTER);
+  }
+  for (const v of vpcSwitches) {
     b.namespace(v.name, 'vswitch');
     routedDefaults(ctx, v.name);
     b.sysctl(v.name, 'net.ipv4.conf.default.proxy_arp', 1);
@@ -144,7 +149,7 @@ export function finishFabric(ctx: BuildContext): void {
     b.feature('iptables');
   });
   const edge = cluster.slbs[0];
-  for (const c of cluster.clients) {
+  for (const c of cluster.clients.filter((x) => !x.router)) { // clients of a BGP router: lab/fabric/tor.ts
     if (!edge) throw new Error(`client ${c.name} needs an SLB: it is the VPC's edge to the internet`);
     const [cIf, eIf] = link(ctx, { object: c.name, name: 'eth0' }, { object: edge.name, name: fitIfname(c.name) });
     b.ip(c.name, `address add ${c.ip}/32 dev eth0`, 'link set eth0 up',

@@ -11,6 +11,7 @@ import type { IfaceDecl, Plan } from '../plan.ts';
 import { resolveAddress } from '../topology/load.ts';
 import { describePacket, isSyn, isSynAck, parseTcpdump, type Packet } from './capture.ts';
 import { parseConntrack, parseIpvsadm } from './tables.ts';
+import { stateChecks } from './state-checks.ts';
 
 export interface Check {
   name: string;
@@ -168,8 +169,10 @@ function toHops(plan: Plan, pkts: Packet[]): Hop[] {
 export function pathTokens(hops: Hop[]): { token: string; hop?: Hop }[] {
   const out: { token: string; hop?: Hop }[] = [];
   for (const h of hops) {
-    const t = fabricKind(h.kind as ObjectKind) ? 'vpc' : `${h.object}:${h.ifname}`;
-    if (out.at(-1)?.token !== t) out.push({ token: t, hop: fabricKind(h.kind as ObjectKind) ? undefined : h });
+    // A BGP router (top-of-rack, core: any router but the VPC's) is one hop, named "ROUTER:*".
+    const bgpRouter = h.kind === 'router' && h.object !== 'vpc';
+    const t = bgpRouter ? `${h.object}:*` : fabricKind(h.kind as ObjectKind) ? 'vpc' : `${h.object}:${h.ifname}`;
+    if (out.at(-1)?.token !== t) out.push({ token: t, hop: fabricKind(h.kind as ObjectKind) && !bgpRouter ? undefined : h });
   }
   return out;
 }
@@ -215,6 +218,7 @@ export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, s
         });
       }
     }
+    checks.push(...stateChecks(topo, compiled, ev, spec)); // iptables counters, BGP, routes, veth pairs
     return result;
   }
 
@@ -281,7 +285,7 @@ export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, s
     const obs = pathTokens(result.path);
     const exp = e.path;
     const same = obs.length === exp.length && exp.every((ref, i) => (ref === 'vpc' ? obs[i]!.token === 'vpc' : !!obs[i]!.hop && matchesRef(plan, ref, obs[i]!.hop!)));
-    checks.push({ name: 'path', expected: exp.join(' → '), observed: obs.map((o) => (o.hop ? o.hop.label : 'vpc')).join(' → ') || '(no capture)', passed: same, evidence: pathEvidence });
+    checks.push({ name: 'path', expected: exp.join(' → '), observed: obs.map((o) => (o.hop ? (o.token.endsWith(':*') ? o.token : o.hop.label) : 'vpc')).join(' → ') || '(no capture)', passed: same, evidence: pathEvidence });
   }
   if (e.stacks !== undefined) {
     checks.push({ name: 'stacks crossed (nodes and pods)', expected: String(e.stacks), observed: `${result.stacks} (${[...stackObjs].join(', ')})`, passed: result.stacks === e.stacks, evidence: pathEvidence });
@@ -329,6 +333,7 @@ export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, s
       evidence: svc ? svc.raw.split('\n') : text.split('\n').slice(0, 8),
     });
   }
+  checks.push(...stateChecks(topo, compiled, ev, spec, result.answeredBy)); // iptables counters, BGP, routes, veth pairs
   return result;
 }
 

@@ -41,11 +41,54 @@ run_step() {
     host)       "$@" ;;                                                  # host-side tool (bpftool pin dir, mkdir) — never networking
     daemon)     local ns=$1 name=$2; shift 2
                 ip netns exec "$ns" "$@" >"$OUT/daemon-$name.log" 2>&1 </dev/null &
-                echo "$!" >>"$OUT/daemons.pid" ;;
+                echo "$!" >>"$OUT/daemons.pid"
+                printf '%s\tdaemon-start\t%s\n' "${EPOCHREALTIME/,/.}" "$name" >>"$OUT/events.tsv" ;;
     sleep)      sleep "$1" ;;
     waitfile)   local i; for ((i = 0; i < $2 * 10; i++)); do [[ -s $JOB/$1 ]] && return 0; sleep 0.1; done; return 1 ;;
+    waitbgp)    wait_bgp "$@" ;;
     *)          echo "unknown step kind: $kind" >&2; return 2 ;;
   esac
+}
+
+# waitbgp NS SOCK SECONDS PREFIX...: polls BIRD's control socket until every BGP protocol is up
+# and Established, and the namespace's main table holds each PREFIX (installed by BIRD or the
+# harness' underlay), for at most SECONDS. On timeout, prints what it last saw and fails the build.
+wait_bgp() {
+  local ns=$1 sock=$2 limit=$3; shift 3
+  local t0=${EPOCHREALTIME/,/.} deadline=$((${EPOCHSECONDS} + limit)) out routes line p ok n_bgp n_est missing
+  local -a w
+  while :; do
+    ok=1 n_bgp=0 n_est=0 missing=""
+    out=$(birdc -s "$sock" show protocols 2>&1) || ok=0
+    while IFS= read -r line; do
+      read -r -a w <<<"$line"
+      [[ ${w[1]:-} == BGP ]] || continue
+      n_bgp=$((n_bgp + 1))
+      [[ ${w[3]:-} == up && $line == *Established* ]] && n_est=$((n_est + 1))
+    done <<<"$out"
+    ((n_bgp > 0 && n_est == n_bgp)) || ok=0
+    if ((ok)) && (($#)); then
+      declare -A have=()
+      routes=$(ip -n "$ns" route show 2>&1)
+      while IFS= read -r line; do
+        read -r -a w <<<"$line"
+        case ${w[0]:-} in blackhole | unreachable | prohibit | throw) have[${w[1]:-}]=1 ;; *) have[${w[0]:-}]=1 ;; esac
+      done <<<"$routes"
+      for p in "$@"; do [[ -n ${have[$p]:-} || -n ${have[${p%/32}]:-} ]] || missing+=" $p"; done
+      unset have
+      [[ -z $missing ]] || ok=0
+    fi
+    if ((ok)); then
+      printf '%s\tbgp-converged\t%s\t%s\n' "${EPOCHREALTIME/,/.}" "$ns" "$t0" >>"$OUT/events.tsv"
+      return 0
+    fi
+    if ((EPOCHSECONDS >= deadline)); then
+      echo "BGP in $ns not converged within ${limit}s (${n_est}/${n_bgp} sessions Established${missing:+; missing routes:$missing}):" >&2
+      echo "$out" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
 }
 
 build() {
@@ -72,6 +115,7 @@ build() {
 # --- probes ------------------------------------------------------------------------------
 # probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec
 # dump-spec: comma list of kind:ns with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
+# (bird: `birdc show protocols` and `show route all` on the control socket /run/<ns>.ctl)
 CAP_PIDS=()
 start_captures() {
   local ns filter=$1
@@ -117,6 +161,7 @@ dump() {  # dump KIND NS FILE
     link)      ip -n "$ns" -d link show >"$f" 2>&1 ;;
     addr)      ip -n "$ns" addr show >"$f" 2>&1 ;;
     tc)        { tc -n "$ns" -s filter show dev "${ns##*:}" 2>/dev/null; } >"$f" ;;
+    bird)      { birdc -s "/run/$ns.ctl" show protocols; echo '# show route all'; birdc -s "/run/$ns.ctl" show route all; } >"$f" 2>&1 ;;
     *)         echo "unknown dump kind $kind" >"$f" ;;
   esac
 }
@@ -221,6 +266,11 @@ teardown() {
     printf 'netns delete %s\n' "${files[@]##*/}" >"$OUT/teardown.batch"
     ip -force -batch "$OUT/teardown.batch" 2>/dev/null
   fi
+  # Control sockets of the lab's routing daemons (BIRD: /run/<namespace>.ctl; a tmpfs in UML).
+  local -a socks=()
+  while IFS= read -r ns; do [[ -n $ns && -e /run/$ns.ctl ]] && socks+=("/run/$ns.ctl"); done <"$JOB/namespaces"
+  ((${#socks[@]})) && rm -f "${socks[@]}"
+
   wait 2>/dev/null
   event "teardown-end"
 }

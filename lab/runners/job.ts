@@ -24,6 +24,7 @@ export function manifestLine(plan: Plan, step: Step, file?: string): string[] {
     case 'host': return ['host', ...step.argv!];
     case 'daemon': return ['daemon', ns, step.name!, ...step.argv!];
     case 'waitfile': return ['waitfile', ...step.argv!];
+    case 'waitbgp': return ['waitbgp', ns, ...step.argv!];
   }
 }
 
