@@ -10,6 +10,7 @@ import { loadTopology } from './topology/load.ts';
 import { renderPlan } from './report/plan.ts';
 import { renderScenario, scenarioJson } from './report/terminal.ts';
 import { runScenario } from './run.ts';
+import { alive, capture, describeUp, execIn, listLabs, pickLab, shell, up } from './interactive.ts';
 import { parseShard, runSuite, selectScenarios } from './suite.ts';
 import { renderSuite, type ReporterName } from './report/suite.ts';
 import { writeFileSync } from 'node:fs';
@@ -106,15 +107,65 @@ program.command('test')
     process.exitCode = results.every((r) => r.passed) ? EXIT.ok : results.some((r) => r.error) && results.every((r) => r.passed || r.error) ? EXIT.infra : EXIT.failed;
   });
 
+program.command('up')
+  .description('build a scenario and leave it running for exploration (exec, shell, capture, status, down)')
+  .argument('<id>', 'scenario id, e.g. eniip-5')
+  .option('-f, --file <topology>', 'a topology file of your own')
+  .addOption(runnerOption())
+  .action(async (id: string, o: { file?: string; runner: RunnerName | 'auto' }) => {
+    const { topo, scenario } = locateScenario(id, o.file);
+    process.stdout.write(describeUp(await up(topo, scenario, o.runner)) + '\n');
+  });
+
+program.command('exec')
+  .description('run a command in an object\'s network namespace of the running lab')
+  .argument('<object>', 'node, pod, vswitch, router, slb or client name')
+  .argument('<cmd...>', 'the command (after --)')
+  .option('--lab <labid>', 'which lab (default: the only one up)')
+  .action(async (object: string, cmd: string[], o: { lab?: string }) => {
+    process.exitCode = await execIn(pickLab(o.lab), object, cmd);
+  });
+
+program.command('shell')
+  .description('a shell in an object\'s network namespace of the running lab')
+  .argument('<object>')
+  .option('--lab <labid>', 'which lab (default: the only one up)')
+  .action(async (object: string, o: { lab?: string }) => {
+    process.exitCode = await shell(pickLab(o.lab), object);
+  });
+
+program.command('capture')
+  .description('tcpdump on an interface of the running lab (Ctrl-C stops)')
+  .argument('<object>')
+  .argument('<iface>', 'interface name, or any')
+  .argument('[filter...]', 'a tcpdump filter, e.g. tcp port 80')
+  .option('--lab <labid>', 'which lab (default: the only one up)')
+  .action(async (object: string, iface: string, filter: string[], o: { lab?: string }) => {
+    process.exitCode = await capture(pickLab(o.lab), object, iface, filter);
+  });
+
+program.command('status')
+  .description('the labs that are up')
+  .option('--json', 'one JSON document')
+  .action((o: { json?: boolean }) => {
+    const labs = listLabs().map((s) => ({ ...s, alive: alive(s) }));
+    if (o.json) {
+      process.stdout.write(JSON.stringify(labs, null, 2) + '\n');
+      return;
+    }
+    if (!labs.length) process.stdout.write('no lab is up\n');
+    for (const s of labs) process.stdout.write(`${s.labId}  ${s.scenario.padEnd(16)} ${s.runner.padEnd(7)} ${s.alive ? 'up' : 'GONE (lab down ' + s.labId + ' cleans it)'}  since ${s.createdAt}  ${s.objects.length} namespaces\n`);
+  });
+
 program.command('down')
   .description('remove what a killed run left behind: lab namespaces, their processes, UML guests, job directories')
   .argument('[labid]', 'one lab (its id: the <labid> in dl-<labid>-<object> namespace names)')
   .option('--all', 'every lab')
-  .action((labId: string | undefined, o: { all?: boolean }) => {
+  .action(async (labId: string | undefined, o: { all?: boolean }) => {
     if (!o.all && !labId) throw new LabError('say which lab: lab down <labid>, or lab down --all', EXIT.usage);
     if (labId && !/^[0-9a-f]{6}$/.test(labId)) throw new LabError(`"${labId}" is not a lab id (6 hex digits, as in dl-<labid>-ecs1)`, EXIT.usage);
-    const r = down(o.all ? undefined : labId);
-    process.stdout.write(`removed ${r.namespaces.length} namespace(s), ${r.processes.length} process(es), ${r.umlGuests.length} UML guest(s), ${r.jobDirs.length} job dir(s)\n`);
+    const r = await down(o.all ? undefined : labId);
+    process.stdout.write(`${r.labs.length ? `took down lab ${r.labs.join(', ')}; then ` : ''}removed ${r.namespaces.length} namespace(s), ${r.processes.length} process(es), ${r.umlGuests.length} UML guest(s), ${r.jobDirs.length} job dir(s)\n`);
   });
 
 async function main(): Promise<void> {

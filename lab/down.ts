@@ -6,8 +6,10 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { NS_PREFIX } from './names.ts';
 import { stateRoot } from './runners/job.ts';
+import { downLab, listLabs } from './interactive.ts';
 
 export interface DownResult {
+  labs: string[]; // labs left up by `lab up`, taken down gracefully
   namespaces: string[];
   processes: number[];
   umlGuests: number[];
@@ -32,8 +34,13 @@ function umlGuests(labId?: string): number[] {
   return pids;
 }
 
-export function down(labId?: string): DownResult {
-  const res: DownResult = { namespaces: [], processes: [], umlGuests: [], jobDirs: [] };
+export async function down(labId?: string): Promise<DownResult> {
+  const res: DownResult = { labs: [], namespaces: [], processes: [], umlGuests: [], jobDirs: [] };
+  // Labs left up on purpose (`lab up`): take them down gracefully first.
+  for (const s of listLabs().filter((x) => !labId || x.labId === labId)) {
+    await downLab(s);
+    res.labs.push(s.labId);
+  }
   // UML guests first: their namespaces live inside them and vanish with them.
   for (const pid of umlGuests(labId)) {
     try {
@@ -59,6 +66,7 @@ export function down(labId?: string): DownResult {
   if (existsSync(root)) {
     for (const d of readdirSync(root)) {
       if (!d.startsWith(labId ? `job-${labId}-` : 'job-')) continue;
+      // Jobs of labs still up belong to them (another lab id): only the selection is removed.
       rmSync(path.join(root, d), { recursive: true, force: true });
       res.jobDirs.push(d);
     }

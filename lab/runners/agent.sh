@@ -275,11 +275,57 @@ teardown() {
   event "teardown-end"
 }
 
+# --- serve: a lab left up inside a guest (UML), reached through a control directory -------
+# The host drops requests into $JOB/ctl/<id>.req (NUL-separated argv: "exec" NS ARGV… | "down"),
+# the agent runs them and leaves <id>.out (output, written as it comes), <id>.rc (exit status).
+# <id>.stop asks to stop a running request (a capture). Polling costs no process: `read -t` on
+# a FIFO nobody writes to.
+serve() {
+  build || { teardown; return 11; }
+  : >"$OUT/ready"
+  local ctl="$JOB/ctl"
+  mkdir -p "$ctl"
+  mkfifo "$OUT/.tick" && exec 9<>"$OUT/.tick"
+  declare -A running=()
+  local req id
+  while :; do
+    for req in "$ctl"/*.req; do
+      [[ -e $req ]] || continue
+      id=${req##*/}; id=${id%.req}
+      mv "$req" "$ctl/$id.run"
+      local -a argv=()
+      mapfile -d '' -t argv <"$ctl/$id.run"
+      case "${argv[0]:-}" in
+        down)
+          local r
+          for r in "${running[@]}"; do pkill -P "$r" 2>/dev/null; kill "$r" 2>/dev/null; done
+          teardown
+          printf '0\n' >"$ctl/$id.rc"
+          return 0 ;;
+        exec)
+          ( ip netns exec "${argv[1]}" "${argv[@]:2}" >"$ctl/$id.out" 2>&1 </dev/null
+            printf '%s\n' "$?" >"$ctl/$id.rc.tmp"; mv "$ctl/$id.rc.tmp" "$ctl/$id.rc" ) &
+          running[$id]=$! ;;
+        *) printf 'unknown request\n' >"$ctl/$id.out"; printf '2\n' >"$ctl/$id.rc" ;;
+      esac
+    done
+    for req in "$ctl"/*.stop; do
+      [[ -e $req ]] || continue
+      id=${req##*/}; id=${id%.stop}
+      [[ -n ${running[$id]:-} ]] && pkill -INT -P "${running[$id]}" 2>/dev/null
+      rm -f "$req"
+    done
+    for id in "${!running[@]}"; do [[ -e $ctl/$id.rc ]] && unset "running[$id]"; done
+    read -r -t 0.2 -u 9 _ || true
+  done
+}
+
 case "$PHASE" in
   build)    build ;;
   probe)    run_probes ;;
   teardown) teardown ;;
-  up)       build || { teardown; exit 11; } ;;
+  up)       build || { teardown; exit 11; }; : >"$OUT/ready" ;;
+  serve)    serve ;;
   all)
     trap teardown EXIT
     build || exit 11

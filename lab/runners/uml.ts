@@ -5,6 +5,7 @@
 // the agent's status through /proc/exitcode (the linux.uml exit status), a JSON summary line
 // on a second console (con1 → our fd 3), and the evidence files under the job's out/ on hostfs.
 import { execFileSync, spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,3 +132,33 @@ export const uml: Runner = {
     };
   },
 };
+
+/**
+ * Boots a guest that builds the job and then serves requests (`lab up`): detached, its console
+ * in <job>/uml-console.log, so the CLI can exit and later verbs reach the lab through <job>/ctl.
+ * Resolves when the build is done (out/ready) or failed (out/build-error), or the guest died.
+ */
+export async function startDetached(job: Job, timeoutMs = 10 * 60_000): Promise<{ pid: number; ok: boolean; log: string }> {
+  const umlDir = path.join(job.dir, 'uml');
+  mkdirSync(umlDir, { recursive: true });
+  const log = openSync(path.join(job.dir, 'uml-console.log'), 'a');
+  const args = [
+    'mem=1G', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
+    `DL_JOB=${job.dir}`, 'DL_PHASE=serve', `DL_MODULES=${job.compiled.plan.modules.join(',')}`,
+    'con=null', 'con0=fd:0,fd:1', `umid=dl-${job.labId}`, `uml_dir=${umlDir}`, 'quiet',
+  ];
+  const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, LD_PRELOAD: ensureShim() } });
+  child.unref();
+  let exited = false;
+  child.on('exit', () => { exited = true; });
+  const out = path.join(job.dir, 'out');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !exited) {
+    if (existsSync(path.join(out, 'ready'))) return { pid: child.pid!, ok: true, log: '' };
+    if (existsSync(path.join(out, 'build-error'))) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  let why = exited ? 'the UML guest exited before the lab was up' : existsSync(path.join(out, 'build-error')) ? '' : 'timed out waiting for the build';
+  if (existsSync(path.join(out, 'build-error'))) why += '\n' + readFileSync(path.join(out, 'build-error'), 'utf8');
+  return { pid: child.pid!, ok: false, log: why.trim() };
+}

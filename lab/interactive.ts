@@ -1,0 +1,222 @@
+// Interactive labs for workshops: `lab up` builds a scenario and leaves it running; exec, shell,
+// capture and status reach it; `lab down` removes it. A native lab is plain namespaces on the
+// host; a UML lab is a guest left running, reached through its job's control directory
+// (ctl/<id>.req → the agent's serve loop → ctl/<id>.out, ctl/<id>.rc) — so a workshop needs no root.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { compileScenario } from './compile.ts';
+import { LabError, EXIT } from './errors.ts';
+import type { Scenario, Topology } from './model.ts';
+import { newLabId, nsName } from './names.ts';
+import { selectRunner } from './runners/index.ts';
+import { writeJob, stateRoot, removeJob, type Job } from './runners/job.ts';
+import { AGENT } from './runners/native.ts';
+import type { RunnerName } from './runners/types.ts';
+import { startDetached } from './runners/uml.ts';
+
+export interface LabState {
+  labId: string;
+  scenario: string;
+  file: string;
+  runner: RunnerName;
+  jobDir: string;
+  pid?: number; // UML guest
+  objects: { object: string; kind: string; ns: string }[];
+  createdAt: string;
+}
+
+const labsDir = () => path.join(stateRoot(), 'labs');
+const stateFile = (labId: string) => path.join(labsDir(), `${labId}.json`);
+
+export function listLabs(): LabState[] {
+  if (!existsSync(labsDir())) return [];
+  return readdirSync(labsDir()).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(path.join(labsDir(), f), 'utf8')) as LabState);
+}
+
+export function alive(s: LabState): boolean {
+  if (s.runner === 'uml') {
+    if (!s.pid) return false;
+    try {
+      process.kill(s.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return existsSync(`/run/netns/${s.objects[0]?.ns}`);
+}
+
+/** The lab a verb talks to: the one named, else the only one up. */
+export function pickLab(labId?: string): LabState {
+  const labs = listLabs();
+  if (labId) {
+    const s = labs.find((x) => x.labId === labId);
+    if (!s) throw new LabError(`no lab "${labId}" is up (lab status lists them)`, EXIT.usage);
+    return s;
+  }
+  if (labs.length === 1) return labs[0]!;
+  throw new LabError(labs.length ? `several labs are up (${labs.map((x) => x.labId).join(', ')}): say which with --lab` : 'no lab is up: start one with `lab up <scenario>`', EXIT.usage);
+}
+
+export async function up(topo: Topology, scenario: Scenario, runnerName: RunnerName | 'auto'): Promise<LabState> {
+  const compiled = compileScenario(topo, scenario, newLabId());
+  const runner = await selectRunner(runnerName, compiled.plan.features);
+  const job: Job = writeJob(compiled);
+  const state: LabState = {
+    labId: job.labId, scenario: scenario.id, file: topo.file, runner: runner.name, jobDir: job.dir,
+    objects: compiled.plan.namespaces.map((n) => ({ object: n.object, kind: n.kind, ns: n.ns })), createdAt: new Date().toISOString(),
+  };
+  mkdirSync(labsDir(), { recursive: true });
+  if (runner.name === 'uml') {
+    const r = await startDetached(job);
+    state.pid = r.pid;
+    writeFileSync(stateFile(job.labId), JSON.stringify(state, null, 2));
+    if (!r.ok) {
+      await downLab(state);
+      throw new LabError(`lab ${job.labId} did not come up: ${r.log}`, EXIT.infra);
+    }
+  } else {
+    writeFileSync(stateFile(job.labId), JSON.stringify(state, null, 2));
+    const o = await runner.run(job, 'up');
+    if (o.agentStatus !== 0) {
+      const err = existsSync(path.join(job.dir, 'out', 'build-error')) ? readFileSync(path.join(job.dir, 'out', 'build-error'), 'utf8') : o.log;
+      await downLab(state);
+      throw new LabError(`lab ${job.labId} did not come up: ${err}`, EXIT.infra);
+    }
+  }
+  return state;
+}
+
+function objectNs(s: LabState, object: string): string {
+  const o = s.objects.find((x) => x.object === object);
+  if (!o) throw new LabError(`lab ${s.labId} has no "${object}" (has: ${s.objects.map((x) => x.object).join(', ')})`, EXIT.usage);
+  return o.ns;
+}
+
+/** Sends one request to a UML lab's serve loop; returns its id. */
+function request(s: LabState, argv: string[]): string {
+  const ctl = path.join(s.jobDir, 'ctl');
+  if (!existsSync(ctl)) throw new LabError(`lab ${s.labId} does not answer (no control directory)`, EXIT.infra);
+  const id = `${Date.now()}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  writeFileSync(path.join(ctl, `${id}.tmp`), argv.join('\0'));
+  renameSync(path.join(ctl, `${id}.tmp`), path.join(ctl, `${id}.req`));
+  return id;
+}
+
+/** Streams a request's output to `out` until it has an exit status; returns it. */
+async function follow(s: LabState, id: string, out: NodeJS.WritableStream, stop?: { requested: boolean }): Promise<number> {
+  const ctl = path.join(s.jobDir, 'ctl');
+  let offset = 0;
+  const drain = () => {
+    const f = path.join(ctl, `${id}.out`);
+    if (!existsSync(f)) return;
+    const size = statSync(f).size;
+    if (size <= offset) return;
+    const fd = openSync(f, 'r');
+    const buf = Buffer.alloc(size - offset);
+    readSync(fd, buf, 0, buf.length, offset);
+    closeSync(fd);
+    offset = size;
+    out.write(buf);
+  };
+  let stopSent = false;
+  for (;;) {
+    drain();
+    const rc = path.join(ctl, `${id}.rc`);
+    if (existsSync(rc)) {
+      drain();
+      const code = Number(readFileSync(rc, 'utf8').trim());
+      for (const ext of ['run', 'out', 'rc']) rmSync(path.join(ctl, `${id}.${ext}`), { force: true });
+      return Number.isFinite(code) ? code : 1;
+    }
+    if (stop?.requested && !stopSent) {
+      writeFileSync(path.join(ctl, `${id}.stop`), '');
+      stopSent = true;
+    }
+    if (!alive(s)) throw new LabError(`lab ${s.labId} went away`, EXIT.infra);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function execIn(s: LabState, object: string, argv: string[], interactive = false): Promise<number> {
+  const ns = objectNs(s, object);
+  if (s.runner !== 'uml') {
+    const r = spawnSync('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit', env: { ...process.env, PS1: `[${object}@lab ${s.labId}]# ` } });
+    return r.status ?? 1;
+  }
+  if (interactive) throw new Error('interactive exec is not possible through the control channel');
+  return follow(s, request(s, ['exec', ns, ...argv]), process.stdout);
+}
+
+export async function shell(s: LabState, object: string): Promise<number> {
+  const ns = objectNs(s, object);
+  if (s.runner !== 'uml') {
+    const r = spawnSync('ip', ['netns', 'exec', ns, 'bash', '--norc', '-i'], { stdio: 'inherit', env: { ...process.env, PS1: `[${object}@lab ${s.labId}]# ` } });
+    return r.status ?? 0;
+  }
+  // Inside UML: a line-by-line shell over the control channel (no terminal is passed through).
+  process.stdout.write(`connected to ${object} in UML lab ${s.labId}; one command per line, "exit" to leave\n`);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: `[${object}@uml ${s.labId}]# ` });
+  let closed = false;
+  rl.on('close', () => { closed = true; });
+  rl.prompt();
+  for await (const line of rl) {
+    if (/^\s*(exit|logout)\s*$/.test(line)) break;
+    if (line.trim()) await follow(s, request(s, ['exec', ns, 'bash', '-c', line]), process.stdout);
+    if (!closed) rl.prompt();
+  }
+  if (!closed) rl.close();
+  return 0;
+}
+
+export async function capture(s: LabState, object: string, iface: string, filter: string[]): Promise<number> {
+  const argv = ['tcpdump', '-l', '-nn', '-e', '-i', iface, ...filter];
+  if (s.runner !== 'uml') {
+    const c = spawn('ip', ['netns', 'exec', objectNs(s, object), ...argv], { stdio: 'inherit' });
+    return new Promise((resolve) => c.on('close', (code) => resolve(code ?? 0)));
+  }
+  const stop = { requested: false };
+  const onInt = () => { stop.requested = true; };
+  process.on('SIGINT', onInt);
+  try {
+    return await follow(s, request(s, ['exec', objectNs(s, object), ...argv]), process.stdout, stop);
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+}
+
+/** Tears a lab down (gracefully when it answers) and forgets it. */
+export async function downLab(s: LabState): Promise<void> {
+  if (s.runner === 'uml' && alive(s)) {
+    try {
+      const id = request(s, ['down']);
+      const deadline = Date.now() + 30_000;
+      while (alive(s) && Date.now() < deadline && !existsSync(path.join(s.jobDir, 'ctl', `${id}.rc`))) await new Promise((r) => setTimeout(r, 200));
+      const end = Date.now() + 10_000;
+      while (alive(s) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    } catch { /* fall through to the forceful path */ }
+    if (alive(s) && s.pid) try { process.kill(s.pid, 'SIGTERM'); } catch { /* gone */ }
+  } else if (s.runner !== 'uml' && existsSync(s.jobDir)) {
+    spawnSync('bash', [AGENT, s.jobDir, 'teardown'], { stdio: 'ignore', timeout: 120_000 });
+  }
+  rmSync(stateFile(s.labId), { force: true });
+  removeJob({ dir: s.jobDir, labId: s.labId } as Job);
+}
+
+export function describeUp(s: LabState): string {
+  const nodes = s.objects.filter((o) => o.kind === 'node' || o.kind === 'pod').map((o) => o.object);
+  const eg = nodes[0] ?? s.objects[0]!.object;
+  return [
+    `lab ${s.labId} is up: scenario ${s.scenario} on the ${s.runner} runner (${s.objects.length} namespaces).`,
+    `  objects: ${s.objects.map((o) => `${o.object} (${o.kind})`).join(', ')}`,
+    '  reach it:',
+    `    npm run lab -- shell ${eg}                     # a shell in ${eg}'s network namespace`,
+    `    npm run lab -- exec ${eg} -- ip route show table all`,
+    `    npm run lab -- capture ${eg} any tcp port 80    # Ctrl-C to stop`,
+    '    npm run lab -- status',
+    `    npm run lab -- down ${s.labId}`,
+    s.runner === 'native' ? `  or directly: ip netns exec ${nsName(s.labId, eg)} bash` : '  (the lab runs inside a User-Mode Linux guest: the verbs above reach it)',
+  ].join('\n');
+}
