@@ -9,6 +9,7 @@ import type { Probe, Scenario, Topology } from './model.ts';
 import { PlanBuilder, type Plan } from './plan.ts';
 import { serviceProxyFor } from './services/registry.ts';
 import { resolveAddress } from './topology/load.ts';
+import { securityGroupDumps } from './probes/security-groups.ts';
 import { stateDumps, withCounterBaselines } from './probes/state-checks.ts';
 
 export interface ProbeSpec {
@@ -46,6 +47,7 @@ export function compileScenario(topo: Topology, scenario: Scenario | undefined, 
   b.module('nf_conntrack_netlink'); // the conntrack tool reads the table over netlink
   const plan = b.build();
   const probes = (scenario?.probes ?? []).map((p, i) => compileProbe(topo, p, i + 1));
+  securityGroupDumps(probes); // counters after every probe: each probe's baseline is the previous dump
   withCounterBaselines(probes);
   return { plan, probes, ctx };
 }

@@ -167,8 +167,23 @@ export interface IpvsExpect {
   backends: string[]; // pod names; [] = no real server
 }
 
+/**
+ * A security-group verdict at an ENI's vSwitch port, read from the kernel's packet counters of
+ * the group's rules (iptables-save -c in the vSwitch namespace, before and after the probe) and
+ * from the captures there.
+ */
+export interface SgVerdictExpect {
+  group: string;
+  at: string; // the ENI's port in its vSwitch: "vsw-a:vlan(nginx)", "vsw-a:ecs1-eth0"
+  packet?: 'request' | 'reply';
+}
+
 export interface Expect {
   reachable?: boolean;
+  /** The request (or reply) was dropped by a rule of this group, at this port. */
+  droppedBy?: SgVerdictExpect;
+  /** A rule of this group admitted the request (or reply) at this port (one entry per port). */
+  admittedBy: SgVerdictExpect[];
   answeredBy?: string;
   seen: CaptureExpect[];
   notSeen: CaptureExpect[];

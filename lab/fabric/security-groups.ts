@@ -83,14 +83,19 @@ function ipOrder(a: string, b: string): number {
   return 0;
 }
 
-/** `<groups>.<in|out>.<port>`, or a shortened form with a hash when that exceeds 28 bytes. */
-export function chainName(groups: string[], dir: SgDirection, port: string): string {
-  const d = dir === 'ingress' ? 'in' : 'out';
-  const want = `${groups.join('+')}.${d}.${port}`;
-  if (want.length <= MAX_CHAIN) return want;
-  const h = createHash('sha1').update(want).digest('hex').slice(0, 6);
-  const tail = `.${d}.${h}`;
-  return `${groups.join('+').slice(0, MAX_CHAIN - tail.length - 1)}~${tail}`;
+/**
+ * `<groups>.in.<port>` / `<groups>.out.<port>`; `.i.` / `.o.` when that exceeds 28 bytes; then
+ * `<groups>.in.p<id>` (the FORWARD jump names the port); else the groups cut short with a hash.
+ */
+export function chainName(groups: string[], dir: SgDirection, port: string, id: number): string {
+  const g = groups.join('+');
+  const [long, short] = dir === 'ingress' ? ['in', 'i'] : ['out', 'o'];
+  for (const want of [`${g}.${long}.${port}`, `${g}.${short}.${port}`, `${g}.${long}.p${id}`]) {
+    if (want.length <= MAX_CHAIN) return want;
+  }
+  const tail = `.${short}.p${id}`;
+  const h = createHash('sha1').update(g).digest('hex').slice(0, 6);
+  return `${g.slice(0, MAX_CHAIN - tail.length - 7)}~${h}${tail}`;
 }
 
 export function describeRule(r: RankedRule, dir: SgDirection): string {
@@ -141,23 +146,24 @@ export function vswitchFilter(groups: SecurityGroup[], ports: SgPort[], members:
   // leaves the vSwitch towards an ENI): a packet between two ENIs passes both.
   for (const dir of ['egress', 'ingress'] as const) {
     for (const p of ports) {
-      const chain = chainName(p.groups, dir, p.port);
+      const chain = chainName(p.groups, dir, p.port, p.id);
       const g = p.groups.join('+');
       heads.push(`:${chain} - [0:0]`);
       const flag = dir === 'ingress' ? '-o' : '-i';
       jumps.push(`-A FORWARD ${flag} ${p.port} -m comment --comment ${q(`${p.eni} ${dir === 'ingress' ? 'receives' : 'sends'}: security group ${g}`)} -j ${chain}`);
-      const mine = dir === 'ingress' ? p.id : p.id << STATE_ORIG_SHIFT;
-      const mineMask = dir === 'ingress' ? 0xffff : 0xffff0000;
-      const other = dir === 'ingress' ? p.id << STATE_ORIG_SHIFT : p.id;
-      const otherMask = dir === 'ingress' ? 0xffff0000 : 0xffff;
-      // Stateful first: replies to a flow this ENI opened, later packets of a flow it admitted.
-      const opened = dir === 'ingress' ? 'REPLY' : 'ORIGINAL';
-      const admitted = dir === 'ingress' ? 'ORIGINAL' : 'REPLY';
-      body.push(
-        `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED --ctdir ${opened} -m connmark --mark ${hex(other)}/${hex(otherMask)} -m comment --comment ${q(`security group ${g}: ${dir === 'ingress' ? 'reply to a flow this ENI opened' : 'a flow this ENI opened'} (stateful)`)} -j RETURN`,
-        `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED --ctdir ${admitted} -m connmark --mark ${hex(mine)}/${hex(mineMask)} -m comment --comment ${q(`security group ${g}: ${dir === 'ingress' ? 'a flow this ENI admitted' : 'reply of a flow this ENI admitted'} (stateful)`)} -j RETURN`,
-        `-A ${chain} -m conntrack --ctstate NEW -m comment --comment ${q(`security group ${g}: a new flow ${dir === 'ingress' ? 'admitted' : 'opened'} here is remembered as this ENI's`)} -j CONNMARK --set-xmark ${hex(mine)}/${hex(mineMask)}`,
-      );
+      // connmark: bits 16-31 = the port that opened the flow, bits 0-15 = the port that admitted it.
+      const opened = `${hex(p.id << STATE_ORIG_SHIFT)}/${hex(0xffff0000)}`;
+      const admitted = `${hex(p.id)}/${hex(0xffff)}`;
+      // Stateful first: packets of a flow this ENI opened or admitted, in either direction.
+      body.push(dir === 'ingress'
+        ? `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED --ctdir REPLY -m connmark --mark ${opened} -m comment --comment ${q(`security group ${g}: reply to a flow this ENI opened (stateful)`)} -j RETURN`
+        : `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED --ctdir ORIGINAL -m connmark --mark ${opened} -m comment --comment ${q(`security group ${g}: a flow this ENI opened (stateful)`)} -j RETURN`);
+      body.push(dir === 'ingress'
+        ? `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED --ctdir ORIGINAL -m connmark --mark ${admitted} -m comment --comment ${q(`security group ${g}: a flow this ENI admitted (stateful)`)} -j RETURN`
+        : `-A ${chain} -m conntrack --ctstate ESTABLISHED,RELATED --ctdir REPLY -m connmark --mark ${admitted} -m comment --comment ${q(`security group ${g}: reply of a flow this ENI admitted (stateful)`)} -j RETURN`);
+      // A new flow is marked as this port's before the rules decide; if they drop it, the
+      // unconfirmed conntrack entry (and its mark) goes with the packet.
+      body.push(`-A ${chain} -m conntrack --ctstate NEW -m comment --comment ${q(`security group ${g}: a new flow ${dir === 'ingress' ? 'admitted' : 'opened'} here is remembered as this ENI's`)} -j CONNMARK --set-xmark ${dir === 'ingress' ? admitted : opened}`);
       for (const r of rankRules(groups, p.groups, dir)) {
         const comment = describeRule(r, dir);
         const target = r.rule.action === 'accept' ? 'RETURN' : 'DROP';

@@ -11,6 +11,7 @@ import type { IfaceDecl, Plan } from '../plan.ts';
 import { resolveAddress } from '../topology/load.ts';
 import { describePacket, isSyn, isSynAck, parseTcpdump, type Packet } from './capture.ts';
 import { parseConntrack, parseIpvsadm } from './tables.ts';
+import { baselineDump, sgVerdictCheck } from './security-groups.ts';
 import { stateChecks } from './state-checks.ts';
 
 export interface Check {
@@ -159,10 +160,18 @@ export function walk(plan: Plan, pkts: Packet[], start: Packet): Packet[] {
 }
 
 function toHops(plan: Plan, pkts: Packet[]): Hop[] {
-  return pkts.map((p) => ({
+  const hops: Hop[] = pkts.map((p) => ({
     object: p.object, kind: kindOf(plan, p.object), ifname: p.ifname, dir: p.dir, src: p.src, dst: p.dst, vlan: p.vlan,
     label: ifaceLabel(plan, p.object, p.ifname),
   }));
+  // tcpdump -i any (LINUX_SLL2) prints no 802.1Q tag: a hop on a VLAN parent (a trunk ENI or its
+  // vSwitch port) takes the VID of the VLAN child the packet came from (Out) or goes to (In).
+  hops.forEach((h, i) => {
+    const nb = h.dir === 'Out' ? hops[i - 1] : hops[i + 1];
+    const d = nb && plan.interfaces.find((x) => x.object === nb.object && x.name === nb.ifname && x.kind === 'vlan');
+    if (h.vlan === undefined && d?.vid !== undefined && d.lower === `${h.object}/${h.ifname}`) h.vlan = d.vid;
+  });
+  return hops;
 }
 
 /** Cluster hops as "obj:ifname", fabric runs collapsed to "vpc"; consecutive repeats merged. */
@@ -334,6 +343,16 @@ export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, s
     });
   }
   checks.push(...stateChecks(topo, compiled, ev, spec, result.answeredBy)); // iptables counters, BGP, routes, veth pairs
+  // Security-group verdicts: the kernel's rule counters in the vSwitch namespace + captures.
+  const verdicts = [...(e.droppedBy ? [['dropped', e.droppedBy] as const] : []), ...(e.admittedBy ?? []).map((x) => ['admitted', x] as const)];
+  for (const [verdict, x] of verdicts) {
+    const r = resolveIfaceRef(plan, x.at)[0]!;
+    const ns = plan.namespaces.find((n) => n.object === r.object)?.ns ?? r.object;
+    checks.push(sgVerdictCheck({
+      verdict, x, vswitch: r.object, port: r.ifname ?? '', pool: x.packet === 'reply' ? reply : request,
+      before: baselineDump(ev.dumps, compiled.probes, spec, ns), after: ev.dumps.get(`${spec.id}.iptables.${ns}.txt`),
+    }));
+  }
   return result;
 }
 

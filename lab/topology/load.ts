@@ -281,6 +281,8 @@ function toProbe(p: Raw & { expect?: Raw }, i: number): Probe {
     conntrack: (e.conntrack as Expect['conntrack'] | undefined) ?? [],
     ipvs: (e.ipvs as Expect['ipvs'] | undefined) ?? [],
     serverSees: e.serverSees as Expect['serverSees'],
+    droppedBy: e.droppedBy as Expect['droppedBy'],
+    admittedBy: (e.admittedBy as Expect['admittedBy'] | undefined) ?? [],
     distribution: e.distribution as Expect['distribution'],
     iptables: ((e.iptables as Raw[] | undefined) ?? []).map((x) => ({
       node: x.node as string, table: (x.table as 'nat' | 'filter' | 'mangle' | 'raw' | undefined) ?? 'nat',
@@ -448,6 +450,15 @@ function checkSemantics(t: Topology, r: RawTopology, loc: Locator): InputIssue[]
   c.nodes.forEach((n, i) => n.enis.forEach((e, j) => e.securityGroups.forEach((g, k) => {
     if (!groups.has(g)) add(['cluster', 'nodes', i, 'enis', j, 'securityGroups', k], `unknown security group "${g}"`);
   })));
+  c.pods.forEach((p, i) => p.memberEni?.securityGroups.forEach((g, k) => {
+    if (!groups.has(g)) add(['cluster', 'pods', i, 'memberEni', 'securityGroups', k], `unknown security group "${g}"`);
+  }));
+  t.scenarios.forEach((s, i) => Object.entries(s.securityGroupBindings ?? {}).forEach(([key, list]) => {
+    const [node, eni] = key.split('/');
+    const known = eni ? c.nodes.some((n) => n.name === node && n.enis.some((e) => e.name === eni)) : c.pods.some((p) => p.name === key && p.memberEni);
+    if (!known) add(['scenarios', i, 'securityGroupBindings', key], `"${key}" is neither NODE/ENI nor a pod with a member ENI`);
+    list.forEach((g, k) => { if (!groups.has(g)) add(['scenarios', i, 'securityGroupBindings', key, k], `unknown security group "${g}"`); });
+  }));
 
   // Scenarios: unique ids, references that resolve.
   const ids = new Set<string>();
@@ -474,6 +485,16 @@ function checkSemantics(t: Topology, r: RawTopology, loc: Locator): InputIssue[]
             if (e2) add([...pp, 'expect', k, m], e2);
           }
         });
+      }
+      const verdicts: [PathSeg[], { group: string; at: string }][] = [
+        ...(p.expect.droppedBy ? [[['droppedBy'], p.expect.droppedBy] as [PathSeg[], { group: string; at: string }]] : []),
+        ...p.expect.admittedBy.map((x, m) => [['admittedBy', m], x] as [PathSeg[], { group: string; at: string }]),
+      ];
+      for (const [k, v] of verdicts) {
+        const e1 = checkIfaceRef(v.at, t);
+        if (e1) add([...pp, 'expect', ...k, 'at'], e1);
+        else if (!c.vswitches.some((x) => x.name === v.at.split(':')[0])) add([...pp, 'expect', ...k, 'at'], `"${v.at}" is not a vSwitch port: security groups act at an ENI's port in its vSwitch (VSWITCH:IFNAME, VSWITCH:vlan(POD))`);
+        if (!groups.has(v.group)) add([...pp, 'expect', ...k, 'group'], `unknown security group "${v.group}"`);
       }
       (p.expect.path ?? []).forEach((h, m) => {
         const e1 = checkIfaceRef(h, t);
