@@ -10,6 +10,9 @@ import { loadTopology } from './topology/load.ts';
 import { renderPlan } from './report/plan.ts';
 import { renderScenario, scenarioJson } from './report/terminal.ts';
 import { runScenario } from './run.ts';
+import { html } from './report/html.ts';
+import { dot, mermaid, svg } from './report/diagram.ts';
+import type { Hop } from './probes/analyze.ts';
 import { alive, capture, describeUp, execIn, listLabs, pickLab, shell, up } from './interactive.ts';
 import { parseShard, runSuite, selectScenarios } from './suite.ts';
 import { renderSuite, type ReporterName } from './report/suite.ts';
@@ -55,19 +58,46 @@ program.command('scenario')
   .argument('<id>', 'scenario id, e.g. eniip-5')
   .option('-f, --file <topology>', 'a topology file of your own')
   .addOption(runnerOption())
-  .option('--json', 'print one JSON document instead of the report')
+  .option('--json', 'print one JSON document instead of the report (same as --reporter json)')
+  .addOption(new Option('--reporter <name>', 'pretty (terminal), json, or html (one self-contained page)').choices(['pretty', 'json', 'html']).default('pretty'))
+  .option('-o, --output <file>', 'write the report to a file instead of standard output')
   .option('-v, --verbose', 'show the evidence of passing checks too')
   .option('--keep', 'keep the job directory (captures, dumps) and print where it is')
   .option('--timeout <seconds>', 'give up on the run after this long', '900')
-  .action(async (id: string, o: { file?: string; runner: RunnerName | 'auto'; json?: boolean; verbose?: boolean; keep?: boolean; timeout: string }) => {
+  .action(async (id: string, o: { file?: string; runner: RunnerName | 'auto'; json?: boolean; reporter: string; output?: string; verbose?: boolean; keep?: boolean; timeout: string }) => {
     const { topo, scenario } = locateScenario(id, o.file);
     const report = await runScenario(topo, scenario, { runner: o.runner, keep: o.keep, timeoutMs: Number(o.timeout) * 1000 });
-    if (o.json) process.stdout.write(JSON.stringify(scenarioJson(report), null, 2) + '\n');
-    else {
-      process.stdout.write(renderScenario(report, o.verbose) + '\n');
-      if (report.jobDir) process.stdout.write(`evidence kept in ${report.jobDir}\n`);
-    }
+    const reporter = o.json ? 'json' : o.reporter;
+    const text = reporter === 'json' ? JSON.stringify(scenarioJson(report), null, 2) + '\n' : reporter === 'html' ? html(report) : renderScenario(report, o.verbose) + '\n';
+    if (o.output) {
+      writeFileSync(o.output, text);
+      process.stderr.write(`${report.id}: ${report.passed ? 'PASSED' : 'FAILED'} — report written to ${o.output}\n`);
+    } else process.stdout.write(text);
+    if (report.jobDir) process.stderr.write(`evidence kept in ${report.jobDir}\n`);
     process.exitCode = report.error ? EXIT.infra : report.passed ? EXIT.ok : EXIT.failed;
+  });
+
+program.command('diagram')
+  .description('the topology as built, with the observed request path drawn over it (runs the scenario unless --no-run)')
+  .argument('<id>', 'scenario id')
+  .option('-f, --file <topology>', 'a topology file of your own')
+  .addOption(new Option('--format <format>', 'mermaid (renders on GitHub), svg (Graphviz), dot').choices(['mermaid', 'svg', 'dot']).default('mermaid'))
+  .option('--no-run', 'draw the topology only, without running the scenario')
+  .addOption(runnerOption())
+  .option('-o, --output <file>', 'write to a file')
+  .action(async (id: string, o: { file?: string; format: string; run: boolean; runner: RunnerName | 'auto'; output?: string }) => {
+    const { topo, scenario } = locateScenario(id, o.file);
+    let plan = compileScenario(topo, scenario, 'LABID').plan;
+    let hops: Hop[] = [];
+    if (o.run) {
+      const report = await runScenario(topo, scenario, { runner: o.runner });
+      if (report.error) throw new LabError(report.error, EXIT.infra);
+      plan = report.plan ?? plan;
+      hops = report.probes.find((p) => p.path.length)?.path ?? [];
+    }
+    const text = o.format === 'svg' ? svg(plan, hops) : o.format === 'dot' ? dot(plan, hops) : mermaid(plan, hops);
+    if (o.output) writeFileSync(o.output, text);
+    else process.stdout.write(text);
   });
 
 program.command('test')

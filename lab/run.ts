@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { compileScenario, type Compiled } from './compile.ts';
 import { InputError } from './errors.ts';
 import type { Scenario, Topology } from './model.ts';
+import type { Plan } from './plan.ts';
 import { newLabId } from './names.ts';
 import { analyze, type ProbeResult } from './probes/analyze.ts';
 import { selectRunner } from './runners/index.ts';
@@ -23,6 +24,8 @@ export interface ScenarioReport {
   timings: RunOutcome['timings'];
   probes: ProbeResult[];
   jobDir?: string;
+  /** What was built (for diagrams and explanations; not part of --json). */
+  plan?: Plan;
 }
 
 export function findScenario(topo: Topology, id: string): Scenario {
@@ -49,7 +52,7 @@ export async function runScenario(topo: Topology, scenario: Scenario, opts: RunO
     const report: ScenarioReport = {
       id: scenario.id, labId: compiled.plan.labId, title: scenario.title, family: topo.family, file: topo.file,
       runner: outcome.runner, kernel: outcome.kernel, passed: false, timings: outcome.timings, probes: [],
-      jobDir: opts.keep ? job.dir : undefined,
+      jobDir: opts.keep ? job.dir : undefined, plan: compiled.plan,
     };
     if (outcome.agentStatus !== 0) {
       report.error = agentError(job, outcome);

@@ -12,6 +12,8 @@ PACKAGES=(
   gcc libc6-dev            # builds the UML xstate shim (lab/runners/native/uml-xstate-shim.c)
   bpftool clang llvm libbpf-dev   # the tc eBPF load balancer (bpf/lb4.c)
   bird2                    # Calico BGP: nodes, top-of-rack and core routers
+  graphviz                 # lab diagram --format svg, the HTML report's picture
+  chromium                 # headless check of the HTML report in the tests
 )
 
 SUDO=()

@@ -53,6 +53,8 @@ export interface ProbeResult {
   attempts: Attempt[];
   path: Hop[];
   replyPath: Hop[];
+  /** Every packet captured during the probe, per interface (for reports; at most 200 each). */
+  captures?: { iface: string; lines: string[] }[];
   stacks: number;
   checks: Check[];
   bulk?: { total: number; answered: number; perBackend: Record<string, number> };
@@ -242,6 +244,14 @@ export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, s
   // The request of the chosen attempt: its SYN leaving the client namespace.
   const [w0, w1] = probeWindow(ev, spec);
   const windowPkts = ev.packets.filter((p) => p.ts >= w0 - 0.05 && p.ts <= w1 + 0.5);
+  const perIface = new Map<string, string[]>();
+  for (const p of windowPkts) {
+    const k = ifaceLabel(plan, p.object, p.ifname);
+    const l = perIface.get(k) ?? [];
+    if (l.length < 200) l.push(`${p.ts.toFixed(6)} ${describePacket(p)}${p.seq !== undefined ? ` seq ${p.seq}` : ''}${p.ack !== undefined ? ` ack ${p.ack}` : ''}`);
+    perIface.set(k, l);
+  }
+  result.captures = [...perIface].map(([iface, lines]) => ({ iface, lines }));
   const first = chosen && windowPkts.find((p) => p.object === spec.from && p.dir === 'Out' && isSyn(p) && p.sport === chosen.sport);
   const isn = first?.seq;
   const request = isn === undefined ? [] : windowPkts.filter((p) => isSyn(p) && p.seq === isn && p.ts <= first!.ts + 0.9);

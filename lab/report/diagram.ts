@@ -1,0 +1,117 @@
+// Topology diagrams with the observed path drawn over them: Mermaid (renders on GitHub) and
+// Graphviz DOT (→ SVG with `dot -Tsvg`). Built from the plan — the namespaces and the links the
+// build creates — so the picture is of what was built, not of what the file meant.
+import { execFileSync } from 'node:child_process';
+import type { Plan } from '../plan.ts';
+import type { Hop } from '../probes/analyze.ts';
+
+interface Link {
+  a: { object: string; name: string };
+  b: { object: string; name: string };
+}
+
+/** One entry per veth pair (each pair is declared twice in the plan, once per end). */
+export function links(plan: Plan): Link[] {
+  const out: Link[] = [];
+  for (const i of plan.interfaces) {
+    if (!i.peer) continue;
+    if (out.some((l) => l.b.object === i.object && l.b.name === i.name)) continue;
+    out.push({ a: { object: i.object, name: i.name }, b: i.peer });
+  }
+  return out;
+}
+
+/** Indexes of links the request crossed, in order, from consecutive hops in different namespaces. */
+export function pathLinks(plan: Plan, hops: Hop[]): number[] {
+  const ls = links(plan);
+  const used: number[] = [];
+  for (let i = 0; i + 1 < hops.length; i++) {
+    const x = hops[i]!;
+    const y = hops[i + 1]!;
+    if (x.object === y.object) continue;
+    const k = ls.findIndex((l) => (l.a.object === x.object && l.a.name === x.ifname && l.b.object === y.object && l.b.name === y.ifname)
+      || (l.b.object === x.object && l.b.name === x.ifname && l.a.object === y.object && l.a.name === y.ifname));
+    if (k >= 0 && !used.includes(k)) used.push(k);
+  }
+  return used;
+}
+
+const id = (s: string) => `n_${s.replace(/[^A-Za-z0-9]/g, '_')}`;
+const shape: Record<string, [string, string]> = {
+  node: ['[', ']'], pod: ['([', '])'], vswitch: ['{{', '}}'], router: ['[[', ']]'], slb: ['[/', '/]'], client: ['((', '))'],
+};
+
+/** Groups: each node with its pods (pods attach to exactly one node), the cloud fabric, the rest. */
+function groups(plan: Plan): { title: string; objects: string[] }[] {
+  const ls = links(plan);
+  const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind;
+  const nodes = plan.namespaces.filter((n) => n.kind === 'node').map((n) => n.object);
+  const placed = new Set<string>();
+  const out: { title: string; objects: string[] }[] = [];
+  for (const n of nodes) {
+    const pods = ls.flatMap((l) => [l.a, l.b].map((e, i, arr) => ({ e, other: arr[1 - i]! })))
+      .filter(({ e, other }) => e.object === n && kind(other.object) === 'pod').map(({ other }) => other.object);
+    const objs = [n, ...new Set(pods)];
+    objs.forEach((o) => placed.add(o));
+    out.push({ title: n, objects: objs });
+  }
+  const fabric = plan.namespaces.filter((n) => ['vswitch', 'router', 'slb'].includes(n.kind) && !placed.has(n.object)).map((n) => n.object);
+  fabric.forEach((o) => placed.add(o));
+  if (fabric.length) out.push({ title: 'cloud fabric', objects: fabric });
+  const rest = plan.namespaces.filter((n) => !placed.has(n.object)).map((n) => n.object);
+  if (rest.length) out.push({ title: '', objects: rest });
+  return out;
+}
+
+export function mermaid(plan: Plan, hops: Hop[] = []): string {
+  const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind ?? 'node';
+  const out = ['flowchart LR'];
+  for (const g of groups(plan)) {
+    if (g.title) out.push(`  subgraph ${id(`g_${g.title}`)}["${g.title}"]`);
+    for (const o of g.objects) {
+      const [l, r] = shape[kind(o)] ?? ['[', ']'];
+      out.push(`    ${id(o)}${l}"${o}"${r}`);
+    }
+    if (g.title) out.push('  end');
+  }
+  const ls = links(plan);
+  ls.forEach((k) => out.push(`  ${id(k.a.object)} ---|"${k.a.name} ⇄ ${k.b.name}"| ${id(k.b.object)}`));
+  const used = pathLinks(plan, hops);
+  if (used.length) {
+    out.push(`  linkStyle ${used.join(',')} stroke:#d62728,stroke-width:4px`);
+    const seq = hops.filter((h, i) => i === 0 || h.object !== hops[i - 1]!.object).map((h) => h.object);
+    out.push(`  %% observed request path: ${seq.join(' → ')}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+export function dot(plan: Plan, hops: Hop[] = []): string {
+  const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind ?? 'node';
+  const style: Record<string, string> = {
+    node: 'shape=box,style="rounded,filled",fillcolor="#dbe9f6"', pod: 'shape=ellipse,style=filled,fillcolor="#e8f5e0"',
+    vswitch: 'shape=hexagon,style=filled,fillcolor="#f2f2f2"', router: 'shape=box3d', slb: 'shape=parallelogram,style=filled,fillcolor="#fff2cc"', client: 'shape=circle',
+  };
+  const q = (s: string) => `"${s.replace(/"/g, '\\"')}"`;
+  const out = ['graph lab {', '  rankdir=LR; fontname="Helvetica"; node [fontname="Helvetica"]; edge [fontname="Helvetica",fontsize=9];'];
+  groups(plan).forEach((g, i) => {
+    if (g.title) out.push(`  subgraph cluster_${i} { label=${q(g.title)}; style=dashed;`);
+    for (const o of g.objects) out.push(`    ${q(o)} [${style[kind(o)] ?? ''}];`);
+    if (g.title) out.push('  }');
+  });
+  const used = new Set(pathLinks(plan, hops));
+  links(plan).forEach((k, i) => {
+    const hot = used.has(i) ? ',color="#d62728",penwidth=3' : '';
+    out.push(`  ${q(k.a.object)} -- ${q(k.b.object)} [taillabel=${q(k.a.name)},headlabel=${q(k.b.name)}${hot}];`);
+  });
+  out.push('}');
+  return out.join('\n') + '\n';
+}
+
+/** SVG through Graphviz (Debian package graphviz). */
+export function svg(plan: Plan, hops: Hop[] = []): string {
+  try {
+    return execFileSync('dot', ['-Tsvg'], { input: dot(plan, hops), encoding: 'utf8', maxBuffer: 64 << 20 });
+  } catch (e) {
+    throw new Error(`graphviz "dot" failed (apt-get install graphviz): ${(e as Error).message.split('\n')[0]}`);
+  }
+}
