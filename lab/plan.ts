@@ -4,7 +4,7 @@
 // 25-230 ms). The plan is printable (`lab plan`), testable without root, and applied by the
 // agent (lab/runners/agent.sh) in whichever kernel the runner chose.
 import type { ObjectKind } from './model.ts';
-import { nsName } from './names.ts';
+import { fitIfname, nsName } from './names.ts';
 
 /** Build phases, in execution order. Within a phase, namespaces keep declaration order. */
 export const PHASES = [
@@ -287,7 +287,17 @@ export class PlanBuilder {
   vlan(object: string, parent: string, vid: number, subObject: string, name: string, mac?: string, aliases: string[] = [], phase: 'link' | 'config' = 'link'): IfaceDecl {
     const d = this.addIface({ object: subObject, name, kind: 'vlan', mac, parent: subObject === object ? parent : undefined, vid, lower: `${object}/${parent}`, aliases });
     const where = subObject === object ? '' : ` netns ${this.ns(subObject)}`;
-    this.batch(phase, object, 'ip').push(`link add link ${parent} name ${name} index ${d.ifindex}${where}${mac ? ` address ${mac}` : ''} type vlan id ${vid}`);
+    // rtnetlink looks an explicit index or name up in the *calling* namespace first (EEXIST when
+    // the node has its own eth0 or ifindex): a VLAN created straight into another namespace is
+    // made as `<parent>.<vid>` with the index that namespace allocates next — the planned one,
+    // as it is that namespace's first device after lo (checked) — then renamed there, as
+    // Terway's vlan driver does.
+    const made = subObject === object ? name : fitIfname(`${parent}.${vid}`, 'v');
+    if (subObject !== object && d.ifindex !== 2) throw new Error(`vlan ${subObject}:${name} must be the first interface of ${subObject}`);
+    const index = subObject === object ? ` index ${d.ifindex}` : '';
+    this.batch(phase, object, 'ip').push(`link add link ${parent} name ${made}${index}${where}${mac ? ` address ${mac}` : ''} type vlan id ${vid}`);
+    // (Down first: bringing the parent up has brought its VLANs up, and a running device cannot be renamed.)
+    if (made !== name) this.batch('config', subObject, 'ip').push(`link set ${made} down`, `link set ${made} name ${name}`);
     this.feature('vlan');
     this.module('8021q');
     this.edges.push(
