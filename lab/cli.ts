@@ -10,6 +10,7 @@ import { loadTopology } from './topology/load.ts';
 import { renderPlan } from './report/plan.ts';
 import { renderScenario, scenarioJson } from './report/terminal.ts';
 import { runScenario } from './run.ts';
+import { explain } from './explain.ts';
 import { html } from './report/html.ts';
 import { dot, mermaid, svg } from './report/diagram.ts';
 import type { Hop } from './probes/analyze.ts';
@@ -19,7 +20,7 @@ import { renderSuite, type ReporterName } from './report/suite.ts';
 import { writeFileSync } from 'node:fs';
 import type { RunnerName } from './runners/types.ts';
 
-const runnerOption = () => new Option('--runner <runner>', 'where to build: native (host kernel, root), uml (User-Mode Linux, no root), auto').choices(['native', 'uml', 'auto']).default('auto');
+const runnerOption = () => new Option('--runner <runner>', 'where to build: native (host kernel, root), uml (User-Mode Linux, no root), docker (a container on the host kernel), auto').choices(['native', 'uml', 'docker', 'auto']).default('auto');
 
 const program = new Command()
   .name('lab')
@@ -75,6 +76,16 @@ program.command('scenario')
     } else process.stdout.write(text);
     if (report.jobDir) process.stderr.write(`evidence kept in ${report.jobDir}\n`);
     process.exitCode = report.error ? EXIT.infra : report.passed ? EXIT.ok : EXIT.failed;
+  });
+
+program.command('explain')
+  .description("the scenario's story: topology, the article's path, and for each hop the route, rule or table entry that decides it, quoted from the running kernel")
+  .argument('<id>', 'scenario id')
+  .option('-f, --file <topology>', 'a topology file of your own')
+  .addOption(runnerOption())
+  .action(async (id: string, o: { file?: string; runner: RunnerName | 'auto' }) => {
+    const { topo, scenario } = locateScenario(id, o.file);
+    process.stdout.write(await explain(topo, scenario, o.runner));
   });
 
 program.command('diagram')

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { compileScenario } from './compile.ts';
+import { compileScenario, type Compiled } from './compile.ts';
 import { LabError, EXIT } from './errors.ts';
 import type { Scenario, Topology } from './model.ts';
 import { newLabId, nsName } from './names.ts';
@@ -61,6 +61,10 @@ export function pickLab(labId?: string): LabState {
 }
 
 export async function up(topo: Topology, scenario: Scenario, runnerName: RunnerName | 'auto'): Promise<LabState> {
+  return (await upCompiled(topo, scenario, runnerName)).state;
+}
+
+export async function upCompiled(topo: Topology, scenario: Scenario, runnerName: RunnerName | 'auto'): Promise<{ state: LabState; compiled: Compiled }> {
   const compiled = compileScenario(topo, scenario, newLabId());
   const runner = await selectRunner(runnerName, compiled.plan.features);
   const job: Job = writeJob(compiled);
@@ -86,7 +90,7 @@ export async function up(topo: Topology, scenario: Scenario, runnerName: RunnerN
       throw new LabError(`lab ${job.labId} did not come up: ${err}`, EXIT.infra);
     }
   }
-  return state;
+  return { state, compiled };
 }
 
 function objectNs(s: LabState, object: string): string {
@@ -148,6 +152,26 @@ export async function execIn(s: LabState, object: string, argv: string[], intera
   }
   if (interactive) throw new Error('interactive exec is not possible through the control channel');
   return follow(s, request(s, ['exec', ns, ...argv]), process.stdout);
+}
+
+/** Runs a command in an object's namespace and returns its output (for explain and tests). */
+export async function execCapture(s: LabState, object: string, argv: string[]): Promise<{ rc: number; out: string }> {
+  if (s.runner !== 'uml') {
+    const r = spawnSync('ip', ['netns', 'exec', objectNs(s, object), ...argv], { encoding: 'utf8' });
+    return { rc: r.status ?? 1, out: (r.stdout ?? '') + (r.stderr ?? '') };
+  }
+  let out = '';
+  const sink = { write: (b: Buffer | string) => { out += b.toString(); return true; } } as unknown as NodeJS.WritableStream;
+  const rc = await follow(s, request(s, ['exec', objectNs(s, object), ...argv]), sink);
+  return { rc, out };
+}
+
+/** Runs an agent phase (build, probe, teardown) on a lab that is up. */
+export async function agentPhase(s: LabState, phase: 'probe'): Promise<number> {
+  if (s.runner !== 'uml') return spawnSync('bash', [AGENT, s.jobDir, phase], { stdio: 'ignore', timeout: 600_000 }).status ?? 1;
+  let out = '';
+  const sink = { write: (b: Buffer | string) => { out += b.toString(); return true; } } as unknown as NodeJS.WritableStream;
+  return follow(s, request(s, ['agent', phase]), sink);
 }
 
 export async function shell(s: LabState, object: string): Promise<number> {

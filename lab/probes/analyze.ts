@@ -13,6 +13,7 @@ import { describePacket, isSyn, isSynAck, parseTcpdump, type Packet } from './ca
 import { parseConntrack, parseIpvsadm } from './tables.ts';
 import { baselineDump, sgVerdictCheck } from './security-groups.ts';
 import { stateChecks } from './state-checks.ts';
+import { checksumCheck, ebpfLbCheck } from './ebpf-checks.ts';
 
 export interface Check {
   name: string;
@@ -110,8 +111,8 @@ function kindOf(plan: Plan, object: string): ObjectKind | 'unknown' {
 
 function ifaceLabel(plan: Plan, object: string, ifname: string): string {
   const d = plan.interfaces.find((x) => x.object === object && x.name === ifname);
-  const alias = d?.aliases.find((a) => /\(/.test(a)) ?? d?.aliases[0];
-  return alias ? `${object}:${ifname} [${alias}]` : `${object}:${ifname}`;
+  // All the names it answers to: an ENI carrying two pods is eni(a) and eni(b).
+  return d?.aliases.length ? `${object}:${ifname} [${d.aliases.join(', ')}]` : `${object}:${ifname}`;
 }
 
 /** The (object, ifname) pairs a reference stands for; null = any interface of the object. */
@@ -188,6 +189,25 @@ export function pathTokens(hops: Hop[]): { token: string; hop?: Hop }[] {
   return out;
 }
 
+/**
+ * The nodes and pods whose IP stack handled the packet: where it started or ended, and every
+ * namespace in which it went from one interface to another through the stack rather than over a
+ * wire edge. An ipvlan or VLAN parent hands frames to and from its slaves below the IP layer, so
+ * a node the packet only crossed on such a parent (ENI in, pod slave in) is not a stack it went
+ * through; with veths every intermediate node has an In and an Out joined by its stack.
+ */
+export function stackObjects(plan: Plan, hops: Hop[]): Set<string> {
+  const wire = new Set(plan.edges.map((e) => `${e.from.object}|${e.from.name}|${e.from.dir}>${e.to.object}|${e.to.name}|${e.to.dir}`));
+  const out = new Set<string>();
+  hops.forEach((h, i) => {
+    if (h.kind !== 'node' && h.kind !== 'pod') return;
+    const next = hops[i + 1];
+    if (i === 0 || i === hops.length - 1) out.add(h.object);
+    else if (next && next.object === h.object && !wire.has(`${h.object}|${h.ifname}|${h.dir}>${next.object}|${next.ifname}|${next.dir}`)) out.add(h.object);
+  });
+  return out;
+}
+
 // ---- checks ---------------------------------------------------------------------------------
 export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, spec: ProbeSpec): ProbeResult {
   const { plan } = compiled;
@@ -261,7 +281,7 @@ export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, s
     const replyStart = reply[0];
     if (replyStart) result.replyPath = toHops(plan, walk(plan, reply, replyStart));
   }
-  const stackObjs = new Set(result.path.filter((h) => h.kind === 'node' || h.kind === 'pod').map((h) => h.object));
+  const stackObjs = stackObjects(plan, result.path);
   // The client's own namespace counts when it is part of the cluster (a pod or a node).
   result.stacks = stackObjs.size;
   const pathEvidence = result.path.map((h) => `${h.label} ${h.dir} ${h.src} > ${h.dst}${h.vlan !== undefined ? ` vlan ${h.vlan}` : ''}`);
@@ -352,6 +372,8 @@ export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, s
       evidence: svc ? svc.raw.split('\n') : text.split('\n').slice(0, 8),
     });
   }
+  for (const x of e.ebpfLb ?? []) checks.push(ebpfLbCheck(topo, plan, ev, spec.id, x));
+  if (e.checksums) checks.push(checksumCheck(request, reply, spec.from, result.answeredBy));
   checks.push(...stateChecks(topo, compiled, ev, spec, result.answeredBy)); // iptables counters, BGP, routes, veth pairs
   // Security-group verdicts: the kernel's rule counters in the vSwitch namespace + captures.
   const verdicts = [...(e.droppedBy ? [['dropped', e.droppedBy] as const] : []), ...(e.admittedBy ?? []).map((x) => ['admitted', x] as const)];

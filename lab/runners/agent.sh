@@ -162,6 +162,9 @@ dump() {  # dump KIND NS FILE
     addr)      ip -n "$ns" addr show >"$f" 2>&1 ;;
     tc)        { tc -n "$ns" -s filter show dev "${ns##*:}" 2>/dev/null; } >"$f" ;;
     bird)      { birdc -s "/run/$ns.ctl" show protocols; echo '# show route all'; birdc -s "/run/$ns.ctl" show route all; } >"$f" 2>&1 ;;
+    bpf)       # an object's tc eBPF service maps (serviceProxy ebpf), pinned under /sys/fs/bpf/dl-<labid>/<object>/maps
+               local d="/sys/fs/bpf/${ns:0:9}/${ns:10}/maps" m
+               for m in lb4_services_v2 lb4_backends lb4_reverse_nat; do printf '# %s\n' "$m"; bpftool -j map dump pinned "$d/$m"; printf '\n'; done >"$f" 2>&1 ;;
     *)         echo "unknown dump kind $kind" >"$f" ;;
   esac
 }
@@ -202,8 +205,18 @@ probe_bulk() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "bulk" "$t0" "$(now)" "$?" "" >>"$OUT/probes.out"
 }
 
+# State dumps that do not depend on a probe (tables as built), after the probes if there are any.
+final_dumps() {
+  [[ -s $JOB/dumps.tsv ]] || return 0
+  local kind ns
+  while IFS=$'\t' read -r kind ns || [[ -n $kind ]]; do
+    [[ -z $kind ]] && continue
+    dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt"
+  done <"$JOB/dumps.tsv"
+}
+
 run_probes() {
-  [[ -s $JOB/probes.tsv ]] || return 0
+  [[ -s $JOB/probes.tsv ]] || { final_dumps; return 0; }
   local filter
   filter=$(cat "$JOB/capture-filter" 2>/dev/null || echo "tcp")
   start_captures "$filter"
@@ -231,13 +244,7 @@ run_probes() {
     sleep "${DL_PROBE_GAP:-0.2}"   # keeps probes apart in the capture timelines
   done <"$JOB/probes.tsv"
   stop_captures
-  # State dumps that do not depend on a probe (tables as built).
-  if [[ -s $JOB/dumps.tsv ]]; then
-    while IFS=$'\t' read -r kind ns || [[ -n $kind ]]; do
-      [[ -z $kind ]] && continue
-      dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt"
-    done <"$JOB/dumps.tsv"
-  fi
+  final_dumps
 }
 
 # --- teardown ----------------------------------------------------------------------------
@@ -270,6 +277,10 @@ teardown() {
   local -a socks=()
   while IFS= read -r ns; do [[ -n $ns && -e /run/$ns.ctl ]] && socks+=("/run/$ns.ctl"); done <"$JOB/namespaces"
   ((${#socks[@]})) && rm -f "${socks[@]}"
+  # Pins of the lab's eBPF programs and maps (serviceProxy ebpf): /sys/fs/bpf/dl-<labid>.
+  local first=""
+  read -r first <"$JOB/namespaces"
+  [[ $first =~ ^dl-[0-9A-Za-z]{6}- && -d /sys/fs/bpf/${first:0:9} ]] && rm -rf -- "/sys/fs/bpf/${first:0:9}"
 
   wait 2>/dev/null
   event "teardown-end"
@@ -282,9 +293,9 @@ teardown() {
 # a FIFO nobody writes to.
 serve() {
   build || { teardown; return 11; }
-  : >"$OUT/ready"
   local ctl="$JOB/ctl"
   mkdir -p "$ctl"
+  : >"$OUT/ready"   # only once requests can be dropped
   mkfifo "$OUT/.tick" && exec 9<>"$OUT/.tick"
   declare -A running=()
   local req id
@@ -306,6 +317,9 @@ serve() {
           ( ip netns exec "${argv[1]}" "${argv[@]:2}" >"$ctl/$id.out" 2>&1 </dev/null
             printf '%s\n' "$?" >"$ctl/$id.rc.tmp"; mv "$ctl/$id.rc.tmp" "$ctl/$id.rc" ) &
           running[$id]=$! ;;
+        agent)   # run one of this script's phases on the lab (e.g. probe), synchronously
+          bash "$0" "$JOB" "${argv[1]}" >"$ctl/$id.out" 2>&1
+          printf '%s\n' "$?" >"$ctl/$id.rc" ;;
         *) printf 'unknown request\n' >"$ctl/$id.out"; printf '2\n' >"$ctl/$id.rc" ;;
       esac
     done
