@@ -128,6 +128,12 @@ export interface RouterBirdInput {
   readonly exportToKernel?: boolean;
   /** Extra prefixes originated by this router as blackhole statics (e.g. an aggregate); default none. */
   readonly originate?: readonly string[];
+  /**
+   * Connected subnets announced as they are (`redistribute connected`, e.g. a ToR's rack segment);
+   * default none. A blackhole `originate` of the same prefix would never be exported: the direct
+   * route wins (preference 240 over the static's 200) and only the best route is exported.
+   */
+  readonly announceConnected?: readonly string[];
   readonly timers?: BgpTimers;
   /** `metric` of protocol kernel (default 0, like the nodes, so routes print as `… proto bird`). */
   readonly kernelMetric?: number;
@@ -626,6 +632,7 @@ export function birdConfigForRouter(input: RouterBirdInput): string {
   const localAs = assertAs(input.localAs);
   const timers = timersOf(input.timers);
   const originate = (input.originate ?? []).map(assertCidr);
+  const connected = (input.announceConnected ?? []).map(assertCidr);
   const kernelMetric = assertNonNegInt(input.kernelMetric ?? 0, 'kernel metric');
   if (/[\n\r]/.test(input.name)) throw new Error('router name must be a single line');
 
@@ -666,7 +673,8 @@ export function birdConfigForRouter(input: RouterBirdInput): string {
     L.push('}');
     L.push('');
   }
-  const exportCond = originate.length > 0 ? 'source = RTS_BGP || proto = "fabric_originate"' : 'source = RTS_BGP';
+  let exportCond = originate.length > 0 ? 'source = RTS_BGP || proto = "fabric_originate"' : 'source = RTS_BGP';
+  if (connected.length > 0) exportCond += ` || (source = RTS_DEVICE && net ~ [ ${connected.join(', ')} ])`;
   L.push('filter fabric_export {');
   L.push(`  if ${exportCond} then accept;`);
   L.push('  reject;');

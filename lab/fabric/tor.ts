@@ -149,12 +149,10 @@ export function routerBirdConfig(ctx: BuildContext, r: BgpRouter): string {
     routerId: r.ip,
     localAs: r.as,
     peers,
-    // A ToR announces its rack's subnet (what `redistribute connected` does on a real switch), so
-    // node addresses — externalIPs, NodePorts — are reachable from behind the core.
-    originate: [
-      ...(r.vswitch ? [cluster.vswitches.find((v) => v.name === r.vswitch)!.cidr] : []),
-      ...cluster.clients.filter((c) => c.router === r.name).map((c) => `${c.ip}/32`),
-    ],
+    // A ToR announces its rack's subnet (`redistribute connected`), so node addresses —
+    // externalIPs, NodePorts — are reachable from behind the core.
+    announceConnected: r.vswitch ? [cluster.vswitches.find((v) => v.name === r.vswitch)!.cidr] : [],
+    originate: cluster.clients.filter((c) => c.router === r.name).map((c) => `${c.ip}/32`),
     timers: LAB_BGP_TIMERS,
     log: { stderr: true },
   });
