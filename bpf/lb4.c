@@ -53,6 +53,9 @@
 #ifndef LB4_MAX_CT
 #define LB4_MAX_CT 8192
 #endif
+#ifndef LB4_MAX_LOCAL_EP
+#define LB4_MAX_LOCAL_EP 256
+#endif
 
 #ifdef LB4_NO_PSEUDO_HDR
 #define LB4_PSEUDO 0 /* negative control: wrong on CHECKSUM_PARTIAL skbs */
@@ -87,6 +90,13 @@ struct {
 	__type(value, struct ct4_entry);
 	__uint(max_entries, LB4_MAX_CT);
 } lb4_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __be32);
+	__type(value, struct lb4_local_ep);
+	__uint(max_entries, LB4_MAX_LOCAL_EP);
+} lb4_local_ep SEC(".maps");
 
 #define IP_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
 #define IP_SRC_OFF  (ETH_HLEN + offsetof(struct iphdr, saddr))
@@ -195,6 +205,7 @@ int from_container(struct __sk_buff *skb)
 	struct ct4_entry *ce;
 	struct lb4_service *svc, *slot_svc;
 	struct lb4_backend *be = NULL;
+	struct lb4_local_ep *lep;
 	struct pkt4 p = {};
 	__u32 backend_id = 0;
 	__be32 be_addr;
@@ -290,6 +301,11 @@ int from_container(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (be_port != p.dport &&
 	    rewrite_port(skb, &p, p.l4_off + L4_DPORT_OFF, p.dport, be_port) < 0)
+		return TC_ACT_SHOT;
+	/* Local delivery to a backend behind the pod's own ipvlan parent
+	 * (lb4.h: struct lb4_local_ep). */
+	lep = bpf_map_lookup_elem(&lb4_local_ep, &be_addr);
+	if (lep && bpf_skb_store_bytes(skb, 0, lep->mac, ETH_ALEN, 0) < 0)
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }

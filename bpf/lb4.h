@@ -85,4 +85,21 @@ struct ct4_entry {
 	__u16 pad;
 };
 
+/*
+ * lb4_local_ep (per pod, optional): backends the pod reaches through its own
+ * ipvlan parent ENI -> the destination MAC its translated frames must carry
+ * (key __be32 backend address, value 8 bytes). Cilium's local delivery
+ * (bpf_lxc ipv4_local_delivery) rewrites the frame's destination MAC to the
+ * local endpoint's MAC; under Terway's ipvlan chaining that MAC is the ENI's,
+ * which every slave of the ENI shares (terway cilium patch 0008 "support
+ * hairpin with ipvlan"), so ipvlan switches the frame straight to the
+ * backend's slave instead of sending it to the vSwitch gateway. Backends
+ * behind another ENI or node are not listed: their frames keep the gateway's
+ * MAC and cross the VPC. An empty map changes nothing.
+ */
+struct lb4_local_ep {
+	__u8 mac[6];
+	__u8 pad[2];
+};
+
 #endif /* DLT_LB4_H */

@@ -161,6 +161,13 @@ export interface ConntrackExpect {
   absent?: boolean;
 }
 
+/** A service of the tc eBPF load balancer's table on a node (as `lab lb list` prints it). */
+export interface EbpfLbExpect {
+  node: string;
+  service: string; // address reference with port, e.g. "svc/nginx:clusterIP"
+  backends: string[]; // pod names; [] = a frontend without backends
+}
+
 export interface IpvsExpect {
   node: string;
   service: string; // address reference with port, e.g. "svc/nginx:externalIP"
@@ -192,6 +199,11 @@ export interface Expect {
   stacks?: number;
   conntrack: ConntrackExpect[];
   ipvs: IpvsExpect[];
+  /** serviceProxy ebpf: a node's service table, read back from the kernel's eBPF maps after the probes. */
+  ebpfLb?: EbpfLbExpect[];
+  /** TCP checksums of the request and reply as captured: full and valid, or CHECKSUM_PARTIAL
+   *  (the pseudo-header sum of the addresses the packet carries there), never anything else. */
+  checksums?: boolean;
   serverSees?: { src: string };
   /** bulk probes: every listed backend must answer a share of connections within [min,max] %. */
   distribution?: { backends: string[]; minPercent: number; maxPercent: number };

@@ -257,7 +257,15 @@ export class PlanBuilder {
   ipvlan(object: string, parent: string, slaveObject: string, name: string, mode: 'l2' | 'l3' | 'l3s', flags = '', aliases: string[] = []): IfaceDecl {
     const d = this.addIface({ object: slaveObject, name, kind: 'ipvlan', parent: slaveObject === object ? parent : undefined, aliases });
     const where = slaveObject === object ? '' : ` netns ${this.ns(slaveObject)}`;
-    this.batch('link', object, 'ip').push(`link add link ${parent} name ${name} index ${d.ifindex}${where} type ipvlan mode ${mode}${flags ? ` ${flags}` : ''}`);
+    // As for vlan(): rtnetlink checks an explicit index or name in the calling namespace, so a
+    // slave made straight into another namespace gets a temporary name there and the index that
+    // namespace allocates next (the planned one: its first device after lo, checked), then is
+    // renamed — Terway creates it as its PreName and renames it eth0 the same way.
+    const made = slaveObject === object ? name : fitIfname(`${slaveObject}.ipvl`, 'i');
+    if (slaveObject !== object && d.ifindex !== 2) throw new Error(`ipvlan ${slaveObject}:${name} must be the first interface of ${slaveObject}`);
+    const index = slaveObject === object ? ` index ${d.ifindex}` : '';
+    this.batch('link', object, 'ip').push(`link add link ${parent} name ${made}${index}${where} type ipvlan mode ${mode}${flags ? ` ${flags}` : ''}`);
+    if (made !== name) this.batch('config', slaveObject, 'ip').push(`link set ${made} name ${name}`);
     this.feature('ipvlan');
     this.module('ipvlan');
     // Slave transmit leaves through the parent (seen Out on it); frames for the slave arrive In on the parent first.

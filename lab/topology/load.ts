@@ -280,6 +280,8 @@ function toProbe(p: Raw & { expect?: Raw }, i: number): Probe {
     stacks: e.stacks as number | undefined,
     conntrack: (e.conntrack as Expect['conntrack'] | undefined) ?? [],
     ipvs: (e.ipvs as Expect['ipvs'] | undefined) ?? [],
+    ebpfLb: (e.ebpfLb as Expect['ebpfLb']) ?? [],
+    checksums: e.checksums as boolean | undefined,
     serverSees: e.serverSees as Expect['serverSees'],
     droppedBy: e.droppedBy as Expect['droppedBy'],
     admittedBy: (e.admittedBy as Expect['admittedBy'] | undefined) ?? [],
@@ -533,6 +535,12 @@ function checkSemantics(t: Topology, r: RawTopology, loc: Locator): InputIssue[]
           const e1 = checkIfaceRef(x[k], t);
           if (e1) add([...pp, 'expect', 'vethPeer', m, k], e1);
         }
+      });
+      (p.expect.ebpfLb ?? []).forEach((v, m) => {
+        if (!nodes.has(v.node)) add([...pp, 'expect', 'ebpfLb', m, 'node'], `unknown node "${v.node}"`);
+        const e1 = checkAddressRef(v.service, t);
+        if (e1) add([...pp, 'expect', 'ebpfLb', m, 'service'], e1);
+        v.backends.forEach((b, q) => { if (!pods.has(b)) add([...pp, 'expect', 'ebpfLb', m, 'backends', q], `unknown pod "${b}"`); });
       });
       p.expect.ipvs.forEach((v, m) => {
         if (!nodes.has(v.node)) add([...pp, 'expect', 'ipvs', m, 'node'], `unknown node "${v.node}"`);
