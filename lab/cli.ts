@@ -19,6 +19,7 @@ import { parseShard, runSuite, selectScenarios } from './suite.ts';
 import { renderSuite, type ReporterName } from './report/suite.ts';
 import { writeFileSync } from 'node:fs';
 import type { RunnerName } from './runners/types.ts';
+import { lbList } from './services/ebpf/lb-list.ts';
 
 const runnerOption = () => new Option('--runner <runner>', 'where to build: native (host kernel, root), uml (User-Mode Linux, no root), docker (a container on the host kernel), auto').choices(['native', 'uml', 'docker', 'auto']).default('auto');
 
@@ -207,6 +208,28 @@ program.command('down')
     if (labId && !/^[0-9a-f]{6}$/.test(labId)) throw new LabError(`"${labId}" is not a lab id (6 hex digits, as in dl-<labid>-ecs1)`, EXIT.usage);
     const r = await down(o.all ? undefined : labId);
     process.stdout.write(`${r.labs.length ? `took down lab ${r.labs.join(', ')}; then ` : ''}removed ${r.namespaces.length} namespace(s), ${r.processes.length} process(es), ${r.umlGuests.length} UML guest(s), ${r.jobDirs.length} job dir(s)\n`);
+  });
+
+program.command('lb')
+  .description('the tc eBPF service load balancer of the ipvlan family (serviceProxy ebpf)')
+  .command('list')
+  .description("build a scenario, read each node's eBPF service maps back from the kernel (bpftool map dump) and print them like `cilium bpf lb list`, then tear down")
+  .argument('<id>', 'scenario id, e.g. ipvlan-5')
+  .option('-f, --file <topology>', 'a topology file of your own')
+  .option('--node <node>', "only this node's table")
+  .option('--revnat', 'the reverse-NAT map instead (ID → service address)')
+  .option('--backends', 'the backend map instead (ID → backend)')
+  .addOption(runnerOption())
+  .option('--timeout <seconds>', 'give up on the run after this long', '300')
+  .action(async (id: string, o: { file?: string; node?: string; revnat?: boolean; backends?: boolean; runner: RunnerName | 'auto'; timeout: string }) => {
+    const { topo, scenario } = locateScenario(id, o.file);
+    const mode = o.revnat ? 'revnat' : o.backends ? 'backends' : 'services';
+    const tables = await lbList(topo, scenario, { runner: o.runner, node: o.node, mode, timeoutMs: Number(o.timeout) * 1000 });
+    for (const [i, t] of tables.entries()) {
+      if (tables.length > 1) process.stdout.write(`${i ? '\n' : ''}# ${t.node}\n`);
+      process.stdout.write(t.text);
+      for (const p of t.problems) process.stderr.write(`lab: ${t.node}: ${p}\n`);
+    }
   });
 
 async function main(): Promise<void> {
