@@ -1,0 +1,77 @@
+// Cleanup under faults: runs are SIGKILLed — CLI, agent and UML guest alike — at a point in the
+// build, the probes or the teardown, on the native and the UML runner; `lab down <labid>` must
+// then leave the host exactly as it was: links, addresses, routes, rules, iptables and nft,
+// namespaces, mounts, processes. (Not `down --all`: other test files run labs at the same time.)
+import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { stateRoot } from '../../lab/runners/job.ts';
+
+const root = path.join(import.meta.dirname, '..', '..');
+const cli = path.join(root, 'lab', 'cli.ts');
+const fixture = path.join(root, 'test', 'fixtures', 'good', 'eniip-noservices.yaml');
+const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout ?? '';
+
+/** The root namespace and host state a lab must never change. */
+function hostState() {
+  return {
+    links: sh('ip', ['-o', 'link', 'show']).replace(/\s+(qlen|state|mode)\s+\S+/g, ''),
+    addrs: sh('ip', ['-o', 'addr', 'show']).replace(/valid_lft \S+ preferred_lft \S+/g, ''),
+    routes: sh('ip', ['route', 'show', 'table', 'all']),
+    rules: sh('ip', ['rule', 'show']),
+    iptables: sh('iptables-save', []).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, ''),
+    nft: sh('nft', ['list', 'ruleset']),
+    // Mounts a lab could leave: namespace files, bpffs pins, job directories.
+    mounts: readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => /\/run\/netns|\/sys\/fs\/bpf|datapath-lab/.test(l))
+      // Other test files' labs come and go meanwhile: their namespace mounts are theirs.
+      .filter((l) => !/\/run\/netns\/dl-/.test(l)).sort().join('\n'),
+  };
+}
+const labNs = (labId: string) => sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith(`dl-${labId}-`));
+const labProcs = (labId: string) => sh('pgrep', ['-af', labId]).split('\n').filter((l) => l && !l.includes('pgrep') && !l.includes('kill.test'));
+
+const jobs = () => (existsSync(stateRoot()) ? readdirSync(stateRoot()).filter((d) => d.startsWith('job-')) : []);
+
+async function killAt(t: import('ava').ExecutionContext, runner: 'native' | 'uml', marker: 'build-start' | 'captures-ready' | 'teardown-start') {
+  const before = hostState();
+  const jobsBefore = new Set(jobs());
+  const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', runner], { stdio: 'ignore', detached: true });
+  let job: string | undefined;
+  let seen = false;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !seen) {
+    job ??= jobs().find((j) => !jobsBefore.has(j));
+    const ev = job ? path.join(stateRoot(), job, 'out', 'events.tsv') : undefined;
+    seen = !!ev && existsSync(ev) && readFileSync(ev, 'utf8').includes(`\t${marker}`);
+    if (!seen) await new Promise((r) => setTimeout(r, 2));
+  }
+  t.truthy(job, 'the run never wrote its job directory');
+  // The kill must land while the run is at the marker, or the test proves nothing.
+  t.true(seen, `the run was never seen at ${marker}`);
+  const labId = /^job-([0-9a-f]{6})-/.exec(job!)![1]!;
+  // Everything the run started dies at once: the CLI's group, the agent's, the UML guest's.
+  for (const pid of sh('pgrep', ['-f', labId]).split('\n').filter(Boolean).map(Number)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ }
+  await new Promise((r) => setTimeout(r, 300));
+  const d = spawnSync(process.execPath, [cli, 'down', labId], { encoding: 'utf8' });
+  t.is(d.status, 0, d.stderr);
+  t.deepEqual(labNs(labId), [], 'namespaces left');
+  t.false(readFileSync('/proc/mounts', 'utf8').includes(`dl-${labId}-`), 'namespace mounts left');
+  t.deepEqual(labProcs(labId), [], 'processes left');
+  t.false(jobs().includes(job!), 'job directory left');
+  const after = hostState();
+  for (const k of Object.keys(before) as (keyof typeof before)[]) t.is(after[k], before[k], `host ${k} changed`);
+}
+
+test.before((t) => {
+  if (process.getuid?.() !== 0) t.fail('these tests need root: they compare the host state around native runs');
+});
+
+for (const runner of ['native', 'uml'] as const) {
+  for (const marker of ['build-start', 'captures-ready', 'teardown-start'] as const) {
+    test.serial(`${runner}: SIGKILL at ${marker}, then down restores the host`, async (t) => {
+      await killAt(t, runner, marker);
+    });
+  }
+}
