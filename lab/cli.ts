@@ -11,13 +11,14 @@ import { renderPlan } from './report/plan.ts';
 import { renderScenario, scenarioJson } from './report/terminal.ts';
 import { runScenario } from './run.ts';
 import { explain } from './explain.ts';
-import { html } from './report/html.ts';
+import { html, htmlIndex } from './report/html.ts';
 import { dot, mermaid, svg } from './report/diagram.ts';
 import type { Hop } from './probes/analyze.ts';
 import { alive, capture, describeUp, execIn, listLabs, pickLab, shell, up } from './interactive.ts';
 import { parseShard, runSuite, selectScenarios } from './suite.ts';
 import { renderSuite, type ReporterName } from './report/suite.ts';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { RunnerName } from './runners/types.ts';
 import { lbList } from './services/ebpf/lb-list.ts';
 
@@ -119,10 +120,11 @@ program.command('test')
   .option('-f, --file <topology>', 'the scenarios of this topology file instead of the catalogue')
   .option('--shard <i/n>', 'run the i-th of n shards (for CI matrices)')
   .addOption(runnerOption())
-  .addOption(new Option('--reporter <name>', 'report format').choices(['pretty', 'json', 'junit', 'tap']).default('pretty'))
-  .option('--output <file>', 'write the report to a file (progress still goes to the terminal)')
+  .addOption(new Option('--reporter <name>', 'report format (html: one page per scenario plus index.html, into the --output directory)').choices(['pretty', 'json', 'junit', 'tap', 'html']).default('pretty'))
+  .option('--output <file>', 'write the report to a file (a directory for html); progress still goes to the terminal')
   .option('-j, --jobs <n>', 'scenarios at once (default: number of cores)')
-  .action(async (o: { family?: string; match?: string; file?: string; shard?: string; runner: RunnerName | 'auto'; reporter: ReporterName; output?: string; jobs?: string }) => {
+  .action(async (o: { family?: string; match?: string; file?: string; shard?: string; runner: RunnerName | 'auto'; reporter: ReporterName | 'html'; output?: string; jobs?: string }) => {
+    if (o.reporter === 'html' && !o.output) throw new LabError('--reporter html writes one page per scenario: give --output DIR', EXIT.usage);
     let shard;
     try {
       shard = o.shard ? parseShard(o.shard) : undefined;
@@ -143,9 +145,16 @@ program.command('test')
       },
     });
     if (live) process.stderr.write('\r\x1b[K');
-    const text = renderSuite(o.reporter, results);
-    if (o.output) writeFileSync(o.output, text);
-    else process.stdout.write(text);
+    if (o.reporter === 'html') {
+      mkdirSync(o.output!, { recursive: true });
+      for (const r of results) writeFileSync(path.join(o.output!, `${r.id}.html`), html(r));
+      writeFileSync(path.join(o.output!, 'index.html'), htmlIndex(results));
+      process.stderr.write(`${results.length} page(s) and index.html written to ${o.output}\n`);
+    } else {
+      const text = renderSuite(o.reporter, results);
+      if (o.output) writeFileSync(o.output, text);
+      else process.stdout.write(text);
+    }
     process.exitCode = results.every((r) => r.passed) ? EXIT.ok : results.some((r) => r.error) && results.every((r) => r.passed || r.error) ? EXIT.infra : EXIT.failed;
   });
 

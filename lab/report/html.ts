@@ -60,3 +60,15 @@ document.body.dataset.failed = String(bad.length);
 </body></html>
 `;
 }
+
+/** The index of a `lab test --reporter html` directory. */
+export function htmlIndex(results: ScenarioReport[]): string {
+  const rows = results.map((r) => `<tr class="${r.passed ? 'pass' : 'fail'}"><td>${r.passed ? 'PASS' : 'FAIL'}</td><td><a href="${esc(r.id)}.html">${esc(r.id)}</a></td><td>${esc(r.family)}</td><td>${esc(r.runner)}</td><td>${(r.timings.total / 1000).toFixed(1)} s</td><td>${esc(r.title)}</td></tr>`).join('\n');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>datapath-lab results</title>
+<style>body{font:14px system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}tr.pass td:first-child{color:#2ca02c}tr.fail td:first-child{color:#d62728}</style></head>
+<body><h1>datapath-lab: ${results.filter((r) => r.passed).length} of ${results.length} scenarios passed</h1>
+<table><thead><tr><th></th><th>scenario</th><th>family</th><th>runner</th><th>time</th><th>title</th></tr></thead><tbody>
+${rows}
+</tbody></table></body></html>
+`;
+}
