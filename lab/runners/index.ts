@@ -1,11 +1,12 @@
 // Runner selection: `auto` picks native when we are root and the host kernel has every
 // feature the plan needs, else uml; when none can serve, NoRunnerError (exit 3) says why.
 import { NoRunnerError } from '../errors.ts';
+import { docker } from './docker.ts';
 import { native } from './native.ts';
 import type { Runner, RunnerName } from './types.ts';
 import { uml } from './uml.ts';
 
-export const RUNNERS: Record<RunnerName, Runner> = { native, uml };
+export const RUNNERS: Record<RunnerName, Runner> = { native, uml, docker };
 
 export async function selectRunner(wanted: RunnerName | 'auto', features: Set<string>): Promise<Runner> {
   const order: Runner[] = wanted === 'auto' ? [native, uml] : [RUNNERS[wanted]];

@@ -3,7 +3,7 @@
 // guest (uml), a container (docker).
 import type { Job } from './job.ts';
 
-export type RunnerName = 'native' | 'uml';
+export type RunnerName = 'native' | 'uml' | 'docker';
 export type AgentPhase = 'all' | 'up' | 'build' | 'probe' | 'teardown';
 
 export interface Availability {
