@@ -1,0 +1,23 @@
+// The kproxy family (kube-proxy iptables mode + Calico BGP peered with top-of-rack routers), end to
+// end on a real kernel: UML by default; DL_TEST_RUNNER=native on a host kernel with veth, bridge,
+// iptables (nat, statistic) and conntrack. Every run starts BIRD in the node, ToR and core
+// namespaces and waits, bounded, for BGP to converge before the probes.
+import test from 'ava';
+import { loadTopology, TOPOLOGY_DIR } from '../../lab/topology/load.ts';
+import { assertScenario } from '../helpers/scenario.ts';
+
+const topo = loadTopology(`${TOPOLOGY_DIR}/kproxy.yaml`);
+
+test('the kproxy catalogue has the scenarios of SCENARIOS.md', (t) => {
+  const ids = topo.scenarios.map((s) => s.id);
+  for (const id of ['kproxy-1', 'kproxy-2', 'kproxy-3', 'kproxy-4', 'calico-1']) t.true(ids.includes(id), `${id} missing`);
+  t.true(topo.scenarios.some((s) => s.serviceProxy.iptablesFlavor === 'xlb'), 'a scenario shows the article-era (xlb) rules');
+});
+
+for (const s of topo.scenarios) {
+  test.serial(`${s.id}: ${s.title}`, async (t) => {
+    const report = await assertScenario(t, s.id);
+    // The routing daemons reported on their sessions in every run (the build waited for them).
+    t.false(report.probes.some((p) => p.checks.some((c) => /^BGP sessions/.test(c.name) && !c.passed)));
+  });
+}
