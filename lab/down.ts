@@ -62,6 +62,11 @@ export async function down(labId?: string): Promise<DownResult> {
     execFileSync('ip', ['-force', '-batch', '-'], { input: nss.map((n) => `netns delete ${n}\n`).join(''), stdio: ['pipe', 'ignore', 'ignore'] });
     res.namespaces = nss;
   }
+  // Control sockets of the labs' routing daemons (BIRD: /run/<namespace>.ctl, native runs only).
+  const sockPrefix = labId ? `${NS_PREFIX}${labId}-` : NS_PREFIX;
+  for (const f of existsSync('/run') ? readdirSync('/run') : []) {
+    if (f.startsWith(sockPrefix) && f.endsWith('.ctl')) rmSync(path.join('/run', f), { force: true });
+  }
   const root = stateRoot();
   if (existsSync(root)) {
     for (const d of readdirSync(root)) {
