@@ -30,6 +30,12 @@ export function renderPlan(c: Compiled): string {
     }
     if (step.lines) for (const l of step.lines) out.push(...l.split('\n').map((x) => `    ${x}`));
   }
+  // Daemon configuration files (BIRD's), as the daemons read them.
+  const confs = Object.keys(plan.files).filter((f) => f.endsWith('.conf')).sort();
+  if (confs.length) {
+    out.push('', '## files');
+    for (const f of confs) out.push(`### @JOB@/${f}`, ...plan.files[f]!.trimEnd().split('\n').map((x) => `    ${x}`));
+  }
   if (c.probes.length) {
     out.push('', '## probes');
     for (const p of c.probes) {
