@@ -14,7 +14,10 @@ PACKAGES=(
   bird2                    # Calico BGP: nodes, top-of-rack and core routers
   graphviz                 # lab diagram --format svg, the HTML report's picture
   chromium                 # headless check of the HTML report in the tests
+  vagrant vagrant-libvirt  # the vagrant runner's Vagrantfile (`vagrant validate` in the tests)
 )
+# docker.io and debootstrap are installed by scripts/ci-docker.sh (which `npm test` runs), so that
+# the package's default engine, with its bridge and iptables rules, is never started on the host.
 
 SUDO=()
 if [[ $(id -u) -ne 0 ]]; then
