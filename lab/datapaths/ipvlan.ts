@@ -79,9 +79,11 @@ export const ipvlan: Datapath = {
         for (const pod of mine) b.namespace(pod.name, 'pod');
         const slave = hostSlaveName(rec.nodeIf.ifindex);
         b.ipvlan(node.name, e.name, node.name, slave, 'l2', '', mine.map((p) => `ipvl(${p.name})`));
+        // NOARP after up: in L2 mode ipvlan_open() clears IFF_NOARP, so a slave set NOARP while
+        // down comes up ARPing (Terway re-applies it at every pod's setup, which catches it).
         b.ip(node.name,
-          `link set ${slave} arp off`,
           `link set ${slave} up`,
+          `link set ${slave} arp off`,
           `address add ${node.ip}/32 dev ${slave} scope host`,
           ...mine.map((p) => `route add ${p.ip}/32 dev ${slave} scope link`));
         if (serviceCidr) {

@@ -49,6 +49,7 @@ test('node: the ENIs carry the article MACs and no address; ipvl_<ENI ifindex> N
   t.true(link.includes('link add link eth2 name ipvl_5 index 6 type ipvlan mode l2'));
   for (const l of ['link set ipvl_3 arp off', 'address add 10.0.3.15/32 dev ipvl_3 scope host', 'route add 10.0.3.38/32 dev ipvl_3 scope link',
     'route add 10.0.3.5/32 dev ipvl_3 scope link', 'route add 10.0.3.22/32 dev ipvl_5 scope link']) t.true(link.includes(l), l);
+  t.true(link.indexOf('link set ipvl_3 up') < link.indexOf('link set ipvl_3 arp off'), 'NOARP after up: ipvlan_open() clears it in L2 mode');
   const slave = plan.interfaces.find((i) => i.object === 'ecs1' && i.name === 'ipvl_3')!;
   t.deepEqual(slave.aliases, ['ipvl(nginx)', 'ipvl(centos)']);
 });
