@@ -67,6 +67,12 @@ export async function down(labId?: string): Promise<DownResult> {
   for (const f of existsSync('/run') ? readdirSync('/run') : []) {
     if (f.startsWith(sockPrefix) && f.endsWith('.ctl')) rmSync(path.join('/run', f), { force: true });
   }
+  // Pins of the labs' eBPF load balancers (serviceProxy ebpf): /sys/fs/bpf/dl-<labid>, native runs only.
+  try {
+    for (const f of readdirSync('/sys/fs/bpf')) {
+      if (labId ? f === `${NS_PREFIX}${labId}` : /^dl-[0-9a-f]{6}$/.test(f)) rmSync(path.join('/sys/fs/bpf', f), { recursive: true, force: true });
+    }
+  } catch { /* no bpffs here */ }
   const root = stateRoot();
   if (existsSync(root)) {
     for (const d of readdirSync(root)) {
