@@ -27,15 +27,15 @@ test.before((t) => {
 });
 
 test.serial('a native run leaves no namespace, process or job directory', async (t) => {
-  const before = { ns: labNamespaces(), jobs: jobDirs() };
   const r = spawnSync(process.execPath, [cli, 'scenario', 'lite-cross-node', '--file', fixture, '--runner', 'native', '--json'], { encoding: 'utf8' });
   t.is(r.status, 0, r.stderr + r.stdout);
-  const report = JSON.parse(r.stdout) as { passed: boolean; runner: string };
+  const report = JSON.parse(r.stdout) as { passed: boolean; runner: string; labId: string };
   t.true(report.passed);
   t.is(report.runner, 'native');
-  t.deepEqual(labNamespaces(), before.ns);
-  t.deepEqual(jobDirs(), before.jobs);
-  t.deepEqual(labProcesses(), []);
+  // Scoped to this run's lab id: other test files build labs at the same time.
+  t.deepEqual(labNamespaces().filter((n) => n.startsWith(`dl-${report.labId}-`)), []);
+  t.deepEqual(jobDirs().filter((j) => j.startsWith(`job-${report.labId}-`)), []);
+  t.deepEqual(labProcesses().filter((l) => l.includes(`job-${report.labId}-`) || l.includes(`dl-${report.labId}-`)), []);
 });
 
 test.serial('two labs at once do not collide', async (t) => {
