@@ -34,6 +34,19 @@ function umlGuests(labId?: string): number[] {
   return pids;
 }
 
+/** Agent processes (lab/runners/agent.sh) working on a job of this lab (or of any lab). */
+function agents(labId?: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (cmd.some((a) => a.endsWith('/agent.sh')) && cmd.some((a) => a.includes(labId ? `/job-${labId}-` : '/job-'))) pids.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
 export async function down(labId?: string): Promise<DownResult> {
   const res: DownResult = { labs: [], namespaces: [], processes: [], umlGuests: [], jobDirs: [] };
   // Labs left up on purpose (`lab up`): take them down gracefully first.
@@ -51,6 +64,14 @@ export async function down(labId?: string): Promise<DownResult> {
   if (res.umlGuests.length) {
     spawnSync('sleep', ['1']);
     for (const pid of umlGuests(labId)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  // Agents of killed CLIs run on in the root namespace (their own process group): stop them
+  // before removing what they build, or they would go on building into a lab being removed.
+  for (const pid of agents(labId)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+      res.processes.push(pid);
+    } catch { /* gone */ }
   }
   const nss = labNamespaces(labId);
   if (nss.length && process.getuid?.() !== 0) throw new Error(`lab namespaces exist (${nss.join(', ')}) but removing them needs root`);

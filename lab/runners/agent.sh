@@ -342,6 +342,7 @@ case "$PHASE" in
   serve)    serve ;;
   all)
     trap teardown EXIT
+    trap 'exit 143' TERM INT   # so that a stopped run still runs the EXIT trap (teardown)
     build || exit 11
     run_probes
     ;;

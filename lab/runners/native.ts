@@ -68,8 +68,14 @@ export const native: Runner = {
       timedOut = true;
       try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
     }, timeoutMs);
+    // Ctrl-C or a TERM to the CLI stops the run cleanly: the agent (or guest) gets TERM and tears down.
+    const forward = () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } };
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
     const code: number = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 12)));
     clearTimeout(timer);
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
     if (timedOut) {
       // The agent's EXIT trap may not have run: tear down explicitly.
       execFileSync('bash', [AGENT, job.dir, 'teardown'], { stdio: 'ignore', timeout: 60_000 });

@@ -97,11 +97,17 @@ export const uml: Runner = {
       kill('SIGTERM'); // UML cleans its helpers on TERM; KILL would orphan them
       setTimeout(() => kill('SIGKILL'), 5000).unref();
     }, timeoutMs);
+    // Ctrl-C or a TERM to the CLI stops the run cleanly: the agent (or guest) gets TERM and tears down.
+    const forward = () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } };
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
       child.on('error', (e) => { consoleText += `\ncannot start UML: ${e.message}`; });
       child.on('close', (c, s) => resolve([c, s]));
     });
     clearTimeout(timer);
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
     rmSync(umlDir, { recursive: true, force: true });
     const ev = readEvents(job.dir);
     const total = Date.now() - t0;
