@@ -1,90 +1,190 @@
-// npm run bench [-- --quick] [--sizes 10,100,1000] [--runner auto|native|uml] [--json FILE]
-// Prints build and teardown time for generated ENIIP clusters, and each eniip scenario's wall
-// time split into boot, build, probe and teardown. Figures only: no assertions on time.
+// npm run bench [-- --quick] [--runner auto|native|uml] [--json FILE] [--only S,S…] [--sizes 10,100,…]
+//                  [--services none|ipvs|iptables|ebpf] [--seconds N]
+// Figures only (tests never assert time). Prints short tables and writes everything to a JSON file
+// (default bench-results.json). Sections (scripts/bench/*.ts):
+//   scale      build + teardown of generated clusters, 10 … 5000 pods over 2 … 50 nodes, per datapath
+//              kind of the catalogue's families, native (where the kernel serves) and uml
+//   mininet    Mininet (LinuxBridge) building as many hosts, as a ratio to the lab's native eniip build
+//   scenarios  every catalogue scenario's wall time split into boot, build, probe, teardown
+//   perf       TCP request/response latency (sockperf) and throughput (iperf3) pod → pod, same and cross node
+//   services   new connections/s and latency through a ClusterIP with 10 / 100 / 1000 services (iptables, IPVS, eBPF)
+//   kproxy     kube-proxy iptables payload for 1000 / 10000 services: rules, iptables-restore time
+// --quick: sizes 10 and 100, one scenario per family, 1-second tool runs, 10 and 1000 services on the
+//          first runner that serves each proxy (under 5 minutes).
+// --runner: auto = native where the kernel serves and uml (both); native or uml = that one only.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { compileScenario } from '../lab/compile.ts';
 import { loadCatalog } from '../lab/catalog.ts';
-import { newLabId } from '../lab/names.ts';
-import { runScenario } from '../lab/run.ts';
-import { selectRunner } from '../lab/runners/index.ts';
-import { removeJob, writeJob } from '../lab/runners/job.ts';
 import type { RunnerName } from '../lab/runners/types.ts';
-import { parseTopology } from '../lab/topology/load.ts';
-import { intToIp, ipToInt } from '../lab/net.ts';
+import type { DatapathKind, ProxyKind } from './bench/generate.ts';
+import { benchKproxy, type KproxyRow } from './bench/kproxy.ts';
+import { benchDatapaths, benchServices, claimVerdicts, type PerfRow, type ServiceRow } from './bench/perf.ts';
+import { benchMininet, benchScale, round, type MininetRow, type ScaleRow, type ScaleSummary, type Skip } from './bench/scale.ts';
+import { benchScenarios, type ScenarioRow } from './bench/scenarios.ts';
+import { fmt, table } from './bench/stats.ts';
+
+const SECTIONS = ['scale', 'mininet', 'scenarios', 'perf', 'services', 'kproxy'] as const;
+type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     sizes: { type: 'string' },
     runner: { type: 'string', default: 'auto' },
-    json: { type: 'string' },
-    services: { type: 'string', default: 'ipvs' },
+    json: { type: 'string', default: 'bench-results.json' },
+    only: { type: 'string' },
+    services: { type: 'string', default: 'none' },
+    seconds: { type: 'string' },
   },
 });
-const sizes = (values.sizes ?? (values.quick ? '10,100' : '10,100,1000')).split(',').map(Number);
 
-/** A generated ENIIP cluster: `pods` pods spread over nodes of at most 50 pods each. */
-export function generatedEniip(pods: number, serviceProxy: string): string {
-  const nodes = Math.max(2, Math.ceil(pods / 50));
-  const base = ipToInt('10.100.0.0');
-  const lines = [
-    'apiVersion: datapath-lab/v1', 'family: bench', `title: generated ENIIP cluster of ${pods} pods`,
-    'cluster:', '  datapath: { kind: eniip }', `  serviceProxy: { kind: ${serviceProxy} }`,
-    '  vpc: { vswitches: [{ name: vsw, cidr: 10.100.0.0/16 }] }', '  nodes:',
-  ];
-  for (let n = 0; n < nodes; n++) lines.push(`    - { name: n${n}, enis: [{ name: eth0, vswitch: vsw, ip: ${intToIp(base + 1 + n)} }, { name: eth1, vswitch: vsw }] }`);
-  lines.push('  pods:');
-  for (let p = 0; p < pods; p++) lines.push(`    - { name: p${p}, node: n${p % nodes}, eni: eth1, ip: ${intToIp(base + 256 + p)}, labels: { app: a${p % 10} }, listen: [80] }`);
-  if (serviceProxy !== 'none') {
-    lines.push('  services:');
-    for (let s = 0; s < 10; s++) lines.push(`    - { name: s${s}, clusterIP: ${intToIp(ipToInt('192.168.0.0') + 1 + s)}, selector: { app: a${s} }, ports: [{ port: 80 }] }`);
-  }
-  lines.push('scenarios:', '  - { id: bench, title: build only, probes: [{ from: p0, to: p1, port: 80 }] }');
-  return lines.join('\n') + '\n';
+function usage(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
 }
 
-interface Row { what: string; runner: string; pods: number; nodes: number; namespaces: number; batches: number; boot: number; build: number; teardown: number; total: number; perPodMs: number }
-const rows: Row[] = [];
-const scenarioRows: { id: string; runner: string; passed: boolean; boot: number; build: number; probe: number; teardown: number; total: number }[] = [];
+const quick = values.quick!;
+if (!['auto', 'native', 'uml'].includes(values.runner!)) usage(`--runner wants auto, native or uml (got "${values.runner}")`);
+const runners: RunnerName[] = values.runner === 'auto' ? ['native', 'uml'] : [values.runner as RunnerName];
+const sizes = (values.sizes ?? (quick ? '10,100' : '10,100,1000,5000')).split(',').map(Number);
+if (sizes.some((n) => !Number.isInteger(n) || n < 1)) usage(`--sizes wants positive integers (got "${values.sizes}")`);
+const only = new Set<Section>(values.only ? (values.only.split(',') as Section[]) : SECTIONS);
+for (const s of only) if (!SECTIONS.includes(s)) usage(`--only: unknown section "${s}" (sections: ${SECTIONS.join(', ')})`);
+if (!['none', 'ipvs', 'iptables', 'ebpf'].includes(values.services!)) usage(`--services wants none, ipvs, iptables or ebpf (got "${values.services}")`);
+const proxy = values.services as ProxyKind;
+const seconds = Number(values.seconds ?? (quick ? 1 : 3));
+if (!(seconds >= 1 && seconds <= 30)) usage('--seconds wants 1 … 30');
 
-for (const n of sizes) {
-  const topo = parseTopology(generatedEniip(n, values.services!), `generated-${n}.yaml`);
-  // Build and tear down only: no probe list.
-  const compiled = compileScenario(topo, undefined, newLabId());
-  const runner = await selectRunner(values.runner as RunnerName | 'auto', compiled.plan.features);
-  const job = writeJob(compiled);
-  try {
-    const o = await runner.run(job, 'all', { timeoutMs: 30 * 60_000 });
-    if (o.agentStatus !== 0) throw new Error(`build of ${n} pods failed on ${o.runner}: ${o.log}`);
-    rows.push({
-      what: `eniip+${values.services}`, runner: o.runner, pods: n, nodes: topo.cluster.nodes.length, namespaces: compiled.plan.namespaces.length,
-      batches: compiled.plan.steps.length, boot: o.timings.boot, build: o.timings.build, teardown: o.timings.teardown, total: o.timings.total,
-      perPodMs: Math.round((o.timings.build / n) * 10) / 10,
-    });
-    process.stderr.write(`built ${n} pods on ${o.runner}: build ${o.timings.build} ms, teardown ${o.timings.teardown} ms\n`);
-  } finally {
-    removeJob(job);
+// Jobs in a directory of our own: `lab down --all` elsewhere would not find them mid-run.
+process.env.DL_STATE_DIR ??= `${os.tmpdir()}/datapath-lab-bench`;
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const started = Date.now();
+const catalog = loadCatalog();
+// Datapath kinds of the catalogue's families (eniip always), e.g. kproxy → calico.
+const kinds = [...new Set<DatapathKind>(['eniip', ...catalog.map((t) => t.cluster.datapath.kind)])];
+
+const results = {
+  machine: {
+    cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    hostKernel: os.release(), node: process.version, date: new Date().toISOString(), quick, runners,
+  },
+  notes: [
+    'uml figures are measured inside Debian\'s User-Mode Linux 6.1 guest: every process and packet goes through ptrace-driven UML, so they are UML (interpreter-like) numbers, not a kernel\'s.',
+    'build scaling: datapath only (service proxy as given by --services, default none), no pod servers; per-pod cost = build ms ÷ pods.',
+  ],
+  scale: { rows: [] as ScaleRow[], summaries: [] as ScaleSummary[] },
+  mininet: [] as MininetRow[],
+  scenarios: [] as ScenarioRow[],
+  perf: [] as PerfRow[],
+  claim: [] as ReturnType<typeof claimVerdicts>,
+  services: [] as ServiceRow[],
+  kproxy: [] as KproxyRow[],
+  notMeasured: [] as Skip[],
+  wallMs: 0,
+};
+
+if (only.has('scale')) {
+  log(`scale: ${kinds.join(', ')} × ${runners.join(', ')} × ${sizes.join(', ')} pods`);
+  const r = await benchScale({ kinds, runners, sizes, proxy, log });
+  results.scale = { rows: r.rows, summaries: r.summaries };
+  results.notMeasured.push(...r.skipped);
+}
+if (only.has('mininet')) {
+  log(`mininet: ${sizes.join(', ')} hosts`);
+  const r = await benchMininet(sizes, results.scale.rows, log);
+  results.mininet = r.rows;
+  results.notMeasured.push(...r.skipped);
+}
+if (only.has('scenarios')) {
+  log(`scenarios (${quick ? 'first of each family' : 'all'}), runner ${values.runner}`);
+  results.scenarios = await benchScenarios({ topos: catalog, quick, runner: values.runner as RunnerName | 'auto', log });
+}
+if (only.has('perf')) {
+  log(`perf: ${kinds.join(', ')}, ${seconds} s per tool run`);
+  const r = await benchDatapaths({ kinds: [...new Set<DatapathKind>([...kinds, 'ipvlan'])], runners, seconds, log });
+  results.perf = r.rows;
+  results.claim = claimVerdicts(r.rows);
+  results.notMeasured.push(...r.skipped);
+}
+if (only.has('services')) {
+  const counts = quick ? [10, 1000] : [10, 100, 1000];
+  log(`services: iptables, ipvs, ebpf × ${counts.join(', ')} services`);
+  const r = await benchServices({ proxies: ['iptables', 'ipvs', 'ebpf'], counts, runners, firstServing: quick, seconds, connections: (x) => (x === 'uml' ? 100 : quick ? 300 : 1000), log });
+  results.services = r.rows;
+  results.notMeasured.push(...r.skipped);
+}
+if (only.has('kproxy')) {
+  log('kproxy: 1000, 10000 services');
+  const r = await benchKproxy({ counts: [1000, 10000], runners, log });
+  results.kproxy = r.rows;
+  results.notMeasured.push(...r.skipped);
+}
+results.wallMs = Date.now() - started;
+
+// ---- tables ---------------------------------------------------------------------------------
+const out: string[] = [];
+const m = results.machine;
+const umlKernel = [...results.perf, ...results.services, ...results.kproxy].find((r) => r.runner === 'uml')?.kernel;
+out.push(`machine: ${m.cpu} × ${m.cores} cores, ${m.memoryGiB} GiB, host kernel ${m.hostKernel}${umlKernel ? `, UML ${umlKernel}` : ''}; ${m.date}; ${quick ? 'quick' : 'full'} run, ${round(results.wallMs / 1000, 0)} s`);
+out.push('(uml rows are User-Mode Linux numbers: every process and packet is ptrace-driven — compare them with each other, not with native)');
+
+if (results.scale.rows.length) {
+  out.push('', `1. Build and teardown of generated clusters (ms; service proxy: ${proxy}; no pod servers)`);
+  out.push(table(['datapath', 'runner', 'pods', 'nodes', 'netns', 'boot', 'build', 'ms/pod', 'teardown', 'ms/pod'],
+    results.scale.rows.map((r) => [r.kind, r.runner, r.pods, r.nodes, r.namespaces, r.bootMs, r.buildMs, fmt(r.buildPerPodMs, 2), r.teardownMs, fmt(r.teardownPerPodMs, 2)])));
+  if (results.scale.summaries.length) {
+    out.push('', 'Growth: per-pod build cost between consecutive sizes (1.00 = constant), log-log exponent over sizes ≥ 100 (1 = linear)');
+    out.push(table(['datapath', 'runner', 'sizes', 'build ratios', 'exp', 'build', 'teardown ratios', 'exp', 'teardown'],
+      results.scale.summaries.map((s) => [s.kind, s.runner, s.sizes.join('/'), s.build.ratios.map((x) => fmt(x, 2)).join(' '), fmt(s.build.exponent, 2), s.build.verdict,
+        s.teardown.ratios.map((x) => fmt(x, 2)).join(' '), fmt(s.teardown.exponent, 2), s.teardown.verdict])));
   }
 }
-
-if (!values.quick || true) {
-  for (const topo of loadCatalog().filter((t) => t.family === 'eniip')) {
-    for (const s of topo.scenarios) {
-      const r = await runScenario(topo, s, { runner: values.runner as RunnerName | 'auto' });
-      scenarioRows.push({ id: s.id, runner: r.runner, passed: r.passed, ...r.timings });
-      process.stderr.write(`${s.id}: ${r.passed ? 'passed' : 'FAILED'} in ${r.timings.total} ms\n`);
-    }
+if (results.mininet.length) {
+  out.push('', 'Mininet 2.3 (LinuxBridge, no controller; hosts spread over as many bridges as the lab has nodes) vs the lab\'s native eniip build');
+  out.push(table(['hosts', 'switches', 'mn build', 'lab build', 'mn÷lab', 'mn stop', 'lab teardown', 'mn÷lab', 'ping'],
+    results.mininet.map((r) => {
+      const lab = results.scale.rows.find((x) => x.kind === 'eniip' && x.runner === 'native' && x.pods === r.hosts);
+      return [r.hosts, r.switches, r.buildMs, lab?.buildMs ?? '—', fmt(r.buildRatio, 2), r.stopMs, lab?.teardownMs ?? '—', fmt(r.stopRatio, 2), r.ping ? 'ok' : 'FAIL'];
+    })));
+}
+if (results.scenarios.length) {
+  out.push('', `2. Scenario wall time (ms)${quick ? ', first scenario of each family' : ''}`);
+  out.push(table(['scenario', 'family', 'runner', 'result', 'boot', 'build', 'probe', 'teardown', 'total'],
+    results.scenarios.map((r) => [r.id, r.family, r.runner, r.passed ? 'pass' : 'FAIL', r.bootMs, r.buildMs, r.probeMs, r.teardownMs, r.totalMs])));
+}
+if (results.perf.length) {
+  out.push('', `3. Pod → pod TCP: request/response RTT (sockperf ping-pong, 64 B, ${seconds} s) and bulk throughput (iperf3, ${seconds} s)`);
+  out.push(table(['datapath', 'runner', 'path', 'rtt p50 µs', 'avg µs', 'p99 µs', 'Gbit/s', 'retrans'],
+    results.perf.map((r) => [r.kind, r.runner, r.path, fmt(r.rttP50Us, 1), fmt(r.rttAvgUs, 1), fmt(r.rttP99Us, 1), fmt(r.gbps, 2), r.retransmits ?? '—'])));
+  if (results.claim.length) {
+    out.push('', 'Claim "IPVLAN+eBPF beats ENIIP (skips the host stack)": ipvlan ÷ eniip in this run (latency < 1 and throughput > 1 = agrees)');
+    out.push(table(['runner', 'kernel', 'path', 'rtt ratio', 'throughput ratio', 'agrees'],
+      results.claim.map((c) => [c.runner, c.kernel, c.path, fmt(c.latencyRatio, 2), fmt(c.throughputRatio, 2), c.agrees === undefined ? '—' : c.agrees ? 'yes' : 'no'])));
+  } else {
+    out.push('', 'Claim "IPVLAN+eBPF beats ENIIP": not compared — no runner measured both datapaths in this run (see "not measured").');
+  }
+  if (!results.perf.some((r) => r.kind === 'ipvlan' && r.runner === 'native')) {
+    out.push(`The host kernel (${m.hostKernel}) has no ipvlan: this kernel cannot answer the claim; only UML ratios are shown.`);
   }
 }
-
-const pad = (s: string | number, w: number) => String(s).padStart(w);
-console.log(`\nmachine: ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, host kernel ${os.release()}, ${new Date().toISOString()}`);
-console.log('\nBuild and teardown of generated ENIIP clusters (ms)');
-console.log(`${'cluster'.padEnd(14)} ${'runner'.padEnd(7)} ${pad('pods', 6)} ${pad('nodes', 6)} ${pad('netns', 6)} ${pad('batches', 8)} ${pad('boot', 7)} ${pad('build', 8)} ${pad('ms/pod', 7)} ${pad('teardown', 9)} ${pad('total', 8)}`);
-for (const r of rows) console.log(`${r.what.padEnd(14)} ${r.runner.padEnd(7)} ${pad(r.pods, 6)} ${pad(r.nodes, 6)} ${pad(r.namespaces, 6)} ${pad(r.batches, 8)} ${pad(r.boot, 7)} ${pad(r.build, 8)} ${pad(r.perPodMs, 7)} ${pad(r.teardown, 9)} ${pad(r.total, 8)}`);
-console.log('\neniip scenarios: wall time split (ms)');
-console.log(`${'scenario'.padEnd(16)} ${'runner'.padEnd(7)} ${'result'.padEnd(7)} ${pad('boot', 7)} ${pad('build', 7)} ${pad('probe', 7)} ${pad('teardown', 9)} ${pad('total', 7)}`);
-for (const r of scenarioRows) console.log(`${r.id.padEnd(16)} ${r.runner.padEnd(7)} ${(r.passed ? 'pass' : 'FAIL').padEnd(7)} ${pad(r.boot, 7)} ${pad(r.build, 7)} ${pad(r.probe, 7)} ${pad(r.teardown, 9)} ${pad(r.total, 7)}`);
-if (values.json) writeFileSync(values.json, JSON.stringify({ machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, kernel: os.release() }, builds: rows, scenarios: scenarioRows }, null, 2));
+if (results.services.length) {
+  out.push('', 'Service access: client pod → the last service\'s ClusterIP (backend on the same node) vs the backend\'s pod IP, in the same build');
+  out.push(table(['proxy', 'datapath', 'runner', 'services', 'VIP conn/s', 'direct conn/s', 'VIP÷direct', 'VIP rtt p50', 'direct rtt p50'],
+    results.services.map((r) => [r.proxy, r.kind, r.runner, r.services, r.vipConnPerSec ?? '—', r.directConnPerSec ?? '—',
+      r.vipConnPerSec && r.directConnPerSec ? fmt(r.vipConnPerSec / r.directConnPerSec, 2) : '—', fmt(r.vipRttP50Us, 1), fmt(r.directRttP50Us, 1)])));
+}
+if (results.kproxy.length) {
+  out.push('', '4. kube-proxy iptables mode (pure builder, 2 endpoints per service): one iptables-restore in an empty lab namespace');
+  out.push(table(['services', 'rules', 'chains', 'KiB', 'generate ms', 'runner', 'tool', 'apply ms'],
+    results.kproxy.map((r) => [r.services, r.rules, r.chains, r.payloadKiB, r.generateMs, r.runner, r.tool, r.applyMs ?? `— (${r.error ?? '?'})`])));
+}
+if (results.notMeasured.length) {
+  out.push('', 'Not measured:');
+  for (const s of results.notMeasured) out.push(`  - ${s.what}: ${s.reason}`);
+}
+const text = out.join('\n');
+console.log(text);
+writeFileSync(values.json!, JSON.stringify({ ...results, table: text }, null, 2) + '\n');
+log(`\nwrote ${values.json}`);

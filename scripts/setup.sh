@@ -12,6 +12,7 @@ PACKAGES=(
   gcc libc6-dev            # builds the UML xstate shim (lab/runners/native/uml-xstate-shim.c)
   bpftool clang llvm libbpf-dev   # the tc eBPF load balancer (bpf/lb4.c)
   bird2                    # Calico BGP: nodes, top-of-rack and core routers
+  iperf3 sockperf mininet bridge-utils iputils-ping   # npm run bench: throughput, latency, the Mininet reference
   graphviz                 # lab diagram --format svg, the HTML report's picture
   chromium                 # headless check of the HTML report in the tests
   vagrant vagrant-libvirt  # the vagrant runner's Vagrantfile (`vagrant validate` in the tests)
