@@ -32,11 +32,14 @@ mount -t tmpfs tmpfs /lib/modules
 mkdir -p "/lib/modules/$kver"
 mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
-# The job dir may live under the host's /tmp, which a guest tmpfs would hide: bind it first.
+# The job dir gets a fixed short path in the guest (the agent resolves @JOB@ to it).
 mkdir -p /run/dl-job
 mount --bind "$DL_JOB" /run/dl-job
 DL_JOB=/run/dl-job
-mount -t tmpfs tmpfs /tmp
+# /tmp stays the host's: the repository and the job may live there (CI clones into /tmp).
+# Temporary files of the guest's tools go to its own tmpfs instead.
+mkdir -p /run/tmp
+export TMPDIR=/run/tmp
 ip link set lo up
 
 IFS=',' read -r -a mods <<<"${DL_MODULES:-}"
