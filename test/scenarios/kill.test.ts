@@ -6,7 +6,8 @@ import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { stateRoot } from '../../lab/runners/job.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 
 const root = path.join(import.meta.dirname, '..', '..');
 const cli = path.join(root, 'lab', 'cli.ts');
@@ -29,20 +30,25 @@ function hostState() {
   };
 }
 const labNs = (labId: string) => sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith(`dl-${labId}-`));
-const labProcs = (labId: string) => sh('pgrep', ['-af', labId]).split('\n').filter((l) => l && !l.includes('pgrep') && !l.includes('kill.test'));
+const labProcs = (labId: string) => sh('pgrep', ['-af', `job-${labId}-|dl-${labId}-|umid=dl-${labId}`]).split('\n').filter((l) => l && !l.includes('pgrep') && !l.includes('kill.test'));
 
-const jobs = () => (existsSync(stateRoot()) ? readdirSync(stateRoot()).filter((d) => d.startsWith('job-')) : []);
+// A state directory of this file's own: other test files' jobs appear meanwhile and must never be
+// mistaken for ours (the kill would hit their runs).
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'dl-kill-test-'));
+const env = { ...process.env, DL_STATE_DIR: stateDir };
+const jobs = () => (existsSync(stateDir) ? readdirSync(stateDir).filter((d) => d.startsWith('job-')) : []);
+test.after.always(() => rmSync(stateDir, { recursive: true, force: true }));
 
 async function killAt(t: import('ava').ExecutionContext, runner: 'native' | 'uml', marker: 'build-start' | 'captures-ready' | 'teardown-start') {
   const before = hostState();
   const jobsBefore = new Set(jobs());
-  const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', runner], { stdio: 'ignore', detached: true });
+  const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', runner], { stdio: 'ignore', detached: true, env });
   let job: string | undefined;
   let seen = false;
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && !seen) {
     job ??= jobs().find((j) => !jobsBefore.has(j));
-    const ev = job ? path.join(stateRoot(), job, 'out', 'events.tsv') : undefined;
+    const ev = job ? path.join(stateDir, job, 'out', 'events.tsv') : undefined;
     seen = !!ev && existsSync(ev) && readFileSync(ev, 'utf8').includes(`\t${marker}`);
     if (!seen) await new Promise((r) => setTimeout(r, 2));
   }
@@ -51,10 +57,10 @@ async function killAt(t: import('ava').ExecutionContext, runner: 'native' | 'uml
   t.true(seen, `the run was never seen at ${marker}`);
   const labId = /^job-([0-9a-f]{6})-/.exec(job!)![1]!;
   // Everything the run started dies at once: the CLI's group, the agent's, the UML guest's.
-  for (const pid of sh('pgrep', ['-f', labId]).split('\n').filter(Boolean).map(Number)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const pid of sh('pgrep', ['-f', `job-${labId}-|umid=dl-${labId}`]).split('\n').filter(Boolean).map(Number)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ }
   await new Promise((r) => setTimeout(r, 300));
-  const d = spawnSync(process.execPath, [cli, 'down', labId], { encoding: 'utf8' });
+  const d = spawnSync(process.execPath, [cli, 'down', labId], { encoding: 'utf8', env });
   t.is(d.status, 0, d.stderr);
   t.deepEqual(labNs(labId), [], 'namespaces left');
   t.false(readFileSync('/proc/mounts', 'utf8').includes(`dl-${labId}-`), 'namespace mounts left');

@@ -3,7 +3,8 @@
 // the host); the scenarios used need only veth, policy routing and iptables.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { stateRoot } from '../../lab/runners/job.ts';
 
@@ -56,24 +57,32 @@ test.serial('two labs at once do not collide', async (t) => {
 // `down --all` itself is not run here: it would also remove the labs of other test files running
 // at the same time. `down <labid>` takes the same path with a filter.
 test.serial('down removes what a SIGKILLed run left behind', async (t) => {
-  const before = new Set(labNamespaces());
-  const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', 'native', '--keep'], { stdio: 'ignore', detached: true });
-  // Kill the whole process group (CLI and agent) as soon as the lab's namespaces exist.
-  const fresh = () => labNamespaces().filter((n) => !before.has(n));
-  const deadline = Date.now() + 20_000;
-  while (fresh().length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  t.true(fresh().length >= 5, 'the run never built its namespaces');
-  process.kill(-c.pid!, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 200));
-  const left = fresh();
-  t.true(left.length > 0, 'a killed run should have left namespaces for down to remove');
-  const labId = /^dl-([0-9a-f]{6})-/.exec(left[0]!)![1]!;
-  const d = spawnSync(process.execPath, [cli, 'down', labId], { encoding: 'utf8' });
-  t.is(d.status, 0, d.stderr);
-  t.regex(d.stdout, /removed [1-9]\d* namespace/);
-  t.deepEqual(labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)), []);
-  t.deepEqual(labProcesses().filter((l) => l.includes(`job-${labId}-`)), []);
-  t.deepEqual(jobDirs().filter((j) => j.startsWith(`job-${labId}-`)), []);
+  // A state directory of this test's own, so that its lab is told apart from other test files'.
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'dl-lifecycle-'));
+  const env = { ...process.env, DL_STATE_DIR: stateDir };
+  try {
+    const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', 'native', '--keep'], { stdio: 'ignore', detached: true, env });
+    // Kill the CLI's process group as soon as the lab's namespaces exist (the agent runs on in its own group).
+    let labId: string | undefined;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      labId ??= readdirSync(stateDir).map((d) => /^job-([0-9a-f]{6})-/.exec(d)?.[1]).find(Boolean);
+      if (labId && labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)).length >= 5) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    t.truthy(labId, 'the run never wrote its job directory');
+    t.true(labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)).length >= 5, 'the run never built its namespaces');
+    process.kill(-c.pid!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    const d = spawnSync(process.execPath, [cli, 'down', labId!], { encoding: 'utf8', env });
+    t.is(d.status, 0, d.stderr);
+    t.regex(d.stdout, /removed [1-9]\d* namespace/);
+    t.deepEqual(labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)), []);
+    t.deepEqual(labProcesses().filter((l) => l.includes(`job-${labId}-`)), []);
+    t.deepEqual(readdirSync(stateDir).filter((j) => j.startsWith(`job-${labId}-`)), []);
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 });
 
 test('no runner can serve: exit 3 naming the package', (t) => {
