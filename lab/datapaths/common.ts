@@ -3,7 +3,9 @@ import type { BuildContext, EniRecord } from '../context.ts';
 import { attachEni } from '../fabric/vpc.ts';
 import { vswitchOf } from '../context.ts';
 import type { ClusterNode, Pod } from '../model.ts';
-import { macFor } from '../names.ts';
+import {
+  FROM_CONTAINER_PRIORITY, LINK_GATEWAY, localMacFor, macFor, TO_CONTAINER_PRIORITY, vethNameForPod,
+} from '../names.ts';
 import { prefixLen } from '../net.ts';
 
 /** What Terway's EnsureHostNsConfig writes: forwarding on, rp_filter off, for all and default. */
@@ -44,4 +46,33 @@ export function podServers(ctx: BuildContext, pod: Pod): void {
     const f = ctx.b.file(`resp-${pod.name}-${port}`, resp);
     ctx.b.daemon(pod.name, `srv-${pod.name}-${port}`, ['socat', '-U', `TCP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${f},rdonly`]);
   }
+}
+
+/**
+ * A pod wired as Terway's policy-route (veth) datapath does it — ENIIP pods and the article's
+ * trunk pods alike: eth0 podIP/32 with `default via 169.254.1.1 onlink` and a PERMANENT
+ * neighbour to the host veth's MAC; host `cali<hash>` with `podIP/32 scope link`, rule 512
+ * `to pod lookup main` and rule 2048 `from pod [iif cali] lookup <table of the pod's ENI>`.
+ */
+export function policyRoutedPod(ctx: BuildContext, node: ClusterNode, pod: Pod, table: number): void {
+  const { b, cluster } = ctx;
+  const cali = vethNameForPod(pod.name, pod.namespace);
+  const caliMac = localMacFor(`${b.labId}/${node.name}/${cali}`);
+  b.namespace(pod.name, 'pod');
+  // Created from the node's batch (one process per node, not per pod), peer straight into the pod.
+  b.veth(
+    { object: node.name, name: cali, mac: caliMac, aliases: [`cali(${pod.name})`] },
+    { object: pod.name, name: 'eth0', mac: localMacFor(`${b.labId}/${pod.name}/eth0`) },
+  );
+  b.ip(pod.name,
+    `address add ${pod.ip}/32 dev eth0`,
+    'link set eth0 up',
+    `neigh replace ${LINK_GATEWAY} lladdr ${caliMac} dev eth0 nud permanent`,
+    `route add default via ${LINK_GATEWAY} dev eth0 onlink`);
+  const iif = cluster.datapath.legacyIifRule ? ` iif ${cali}` : '';
+  b.ip(node.name,
+    `link set ${cali} up`,
+    `route add ${pod.ip}/32 dev ${cali} scope link`,
+    `rule add to ${pod.ip} lookup main pref ${TO_CONTAINER_PRIORITY}`,
+    `rule add from ${pod.ip}${iif} lookup ${table} pref ${FROM_CONTAINER_PRIORITY}`);
 }

@@ -8,11 +8,9 @@
 import type { BuildContext, EniRecord } from '../context.ts';
 import { podsOn, vswitchOf } from '../context.ts';
 import { attachEni } from '../fabric/vpc.ts';
-import {
-  eniRouteTable, FROM_CONTAINER_PRIORITY, LINK_GATEWAY, localMacFor, macFor, TO_CONTAINER_PRIORITY, vethNameForPod,
-} from '../names.ts';
+import { eniRouteTable, macFor } from '../names.ts';
 import type { Datapath } from './types.ts';
-import { nodeNamespace, podServers, primaryEni } from './common.ts';
+import { nodeNamespace, podServers, policyRoutedPod, primaryEni } from './common.ts';
 
 export const eniip: Datapath = {
   kind: 'eniip',
@@ -39,27 +37,7 @@ export const eniip: Datapath = {
           `route add default via ${v.gateway} dev ${e.name} onlink table ${table}`);
       }
       for (const pod of pods) {
-        const eni = enis.get(pod.eni!)!;
-        const cali = vethNameForPod(pod.name, pod.namespace);
-        const caliMac = localMacFor(`${b.labId}/${node.name}/${cali}`);
-        b.namespace(pod.name, 'pod');
-        // Created from the node's batch (one process per node, not per pod), peer straight into the pod.
-        b.veth(
-          { object: node.name, name: cali, mac: caliMac, aliases: [`cali(${pod.name})`] },
-          { object: pod.name, name: 'eth0', mac: localMacFor(`${b.labId}/${pod.name}/eth0`) },
-        );
-        b.ip(pod.name,
-          `address add ${pod.ip}/32 dev eth0`,
-          'link set eth0 up',
-          `neigh replace ${LINK_GATEWAY} lladdr ${caliMac} dev eth0 nud permanent`,
-          `route add default via ${LINK_GATEWAY} dev eth0 onlink`);
-        const table = eniRouteTable(eni.nodeIf.ifindex);
-        const iif = cluster.datapath.legacyIifRule ? ` iif ${cali}` : '';
-        b.ip(node.name,
-          `link set ${cali} up`,
-          `route add ${pod.ip}/32 dev ${cali} scope link`,
-          `rule add to ${pod.ip} lookup main pref ${TO_CONTAINER_PRIORITY}`,
-          `rule add from ${pod.ip}${iif} lookup ${table} pref ${FROM_CONTAINER_PRIORITY}`);
+        policyRoutedPod(ctx, node, pod, eniRouteTable(enis.get(pod.eni!)!.nodeIf.ifindex));
         podServers(ctx, pod);
       }
     }

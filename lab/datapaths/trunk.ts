@@ -27,10 +27,10 @@ import { podsOn, vswitchOf } from '../context.ts';
 import { attachEni, attachMemberEni } from '../fabric/vpc.ts';
 import type { ClusterNode, Pod } from '../model.ts';
 import {
-  eniRouteTable, fitIfname, FROM_CONTAINER_PRIORITY, LINK_GATEWAY, localMacFor, macFor, TO_CONTAINER_PRIORITY, vethNameForPod,
+  eniRouteTable, fitIfname, macFor,
 } from '../names.ts';
 import { prefixLen } from '../net.ts';
-import { nodeNamespace, podServers, primaryEni } from './common.ts';
+import { nodeNamespace, podServers, policyRoutedPod, primaryEni } from './common.ts';
 import type { Datapath } from './types.ts';
 
 /** The node-side name of a member ENI's VLAN: Terway's `<master>.<vid>`, keeping the last 15 bytes. */
@@ -73,24 +73,7 @@ function vethPod(ctx: BuildContext, node: ClusterNode, trunk: EniRecord, pod: Po
     `link set ${vlanIf} up`,
     `route add default via ${v.gateway} dev ${vlanIf} onlink table ${table}`);
 
-  const cali = vethNameForPod(pod.name, pod.namespace);
-  const caliMac = localMacFor(`${b.labId}/${node.name}/${cali}`);
-  b.namespace(pod.name, 'pod');
-  b.veth(
-    { object: pod.name, name: 'eth0', mac: localMacFor(`${b.labId}/${pod.name}/eth0`) },
-    { object: node.name, name: cali, mac: caliMac, aliases: [`cali(${pod.name})`] },
-  );
-  b.ip(pod.name,
-    `address add ${pod.ip}/32 dev eth0`,
-    'link set eth0 up',
-    `neigh replace ${LINK_GATEWAY} lladdr ${caliMac} dev eth0 nud permanent`,
-    `route add default via ${LINK_GATEWAY} dev eth0 onlink`);
-  const iif = cluster.datapath.legacyIifRule ? ` iif ${cali}` : '';
-  b.ip(node.name,
-    `link set ${cali} up`,
-    `route add ${pod.ip}/32 dev ${cali} scope link`,
-    `rule add to ${pod.ip} lookup main pref ${TO_CONTAINER_PRIORITY}`,
-    `rule add from ${pod.ip}${iif} lookup ${table} pref ${FROM_CONTAINER_PRIORITY}`);
+  policyRoutedPod(ctx, node, pod, table);
 }
 
 /** vlan mode: the member VLAN is created in the pod namespace and is its eth0. */
