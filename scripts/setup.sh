@@ -38,4 +38,6 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet bird 2>/dev/null; then "${SUDO[@]}" systemctl disable --now bird >/dev/null 2>&1 || true; fi
 
 if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+# The tc eBPF load balancer, compiled from source (clang -target bpf) into .lab/bpf/lb4.o.
+bash scripts/build-bpf.sh >/dev/null
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"
