@@ -1,5 +1,5 @@
 // npm run bench [-- --quick] [--runner auto|native|uml] [--json FILE] [--only S,S…] [--sizes 10,100,…]
-//                  [--services none|ipvs|iptables|ebpf] [--seconds N]
+//                  [--services none|ipvs|iptables|ebpf] [--seconds N] [--reps N]
 // Figures only (tests never assert time). Prints short tables and writes everything to a JSON file
 // (default bench-results.json). Sections (scripts/bench/*.ts):
 //   scale      build + teardown of generated clusters, 10 … 5000 pods over 2 … 50 nodes, per datapath
@@ -9,8 +9,11 @@
 //   perf       TCP request/response latency (sockperf) and throughput (iperf3) pod → pod, same and cross node
 //   services   new connections/s and latency through a ClusterIP with 10 / 100 / 1000 services (iptables, IPVS, eBPF)
 //   kproxy     kube-proxy iptables payload for 1000 / 10000 services: rules, iptables-restore time
-// --quick: sizes 10 and 100, one scenario per family, 1-second tool runs, 10 and 1000 services on the
-//          first runner that serves each proxy (under 5 minutes).
+// Tool runs (sockperf, iperf3, connection loops) are repeated --reps times, interleaved, and the
+// medians reported (default 3; 1 with --quick).
+// --quick: sizes 10 and 100, one scenario per family, 1-second tool runs; pod → pod figures and
+//          10 / 1000 services on the first runner that serves each datapath / proxy (eniip on
+//          both, for the IPVLAN comparison) (under 5 minutes).
 // --runner: auto = native where the kernel serves and uml (both); native or uml = that one only.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +39,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     services: { type: 'string', default: 'none' },
     seconds: { type: 'string' },
+    reps: { type: 'string' },
   },
 });
 
@@ -55,9 +59,8 @@ if (!['none', 'ipvs', 'iptables', 'ebpf'].includes(values.services!)) usage(`--s
 const proxy = values.services as ProxyKind;
 const seconds = Number(values.seconds ?? (quick ? 1 : 3));
 if (!(seconds >= 1 && seconds <= 30)) usage('--seconds wants 1 … 30');
-
-// Jobs in a directory of our own: `lab down --all` elsewhere would not find them mid-run.
-process.env.DL_STATE_DIR ??= `${os.tmpdir()}/datapath-lab-bench`;
+const reps = Number(values.reps ?? (quick ? 1 : 3));
+if (!(Number.isInteger(reps) && reps >= 1 && reps <= 20)) usage('--reps wants 1 … 20');
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const started = Date.now();
@@ -82,7 +85,16 @@ const results = {
   services: [] as ServiceRow[],
   kproxy: [] as KproxyRow[],
   notMeasured: [] as Skip[],
+  sectionMs: {} as Partial<Record<Section, number>>,
   wallMs: 0,
+};
+// After each section: its wall time, and the results so far written out (a long full run that is
+// stopped still leaves its figures).
+let sectionStart = Date.now();
+const done = (s: Section) => {
+  if (only.has(s)) results.sectionMs[s] = Date.now() - sectionStart;
+  sectionStart = Date.now();
+  writeFileSync(values.json!, JSON.stringify({ ...results, partial: true, wallMs: Date.now() - started }, null, 2) + '\n');
 };
 
 if (only.has('scale')) {
@@ -91,43 +103,50 @@ if (only.has('scale')) {
   results.scale = { rows: r.rows, summaries: r.summaries };
   results.notMeasured.push(...r.skipped);
 }
+done('scale');
 if (only.has('mininet')) {
   log(`mininet: ${sizes.join(', ')} hosts`);
   const r = await benchMininet(sizes, results.scale.rows, log);
   results.mininet = r.rows;
   results.notMeasured.push(...r.skipped);
 }
+done('mininet');
 if (only.has('scenarios')) {
   log(`scenarios (${quick ? 'first of each family' : 'all'}), runner ${values.runner}`);
   results.scenarios = await benchScenarios({ topos: catalog, quick, runner: values.runner as RunnerName | 'auto', log });
 }
+done('scenarios');
 if (only.has('perf')) {
   log(`perf: ${kinds.join(', ')}, ${seconds} s per tool run`);
-  const r = await benchDatapaths({ kinds: [...new Set<DatapathKind>([...kinds, 'ipvlan'])], runners, seconds, log });
+  const r = await benchDatapaths({ kinds: [...new Set<DatapathKind>([...kinds, 'ipvlan'])], runners, firstServing: quick, everywhere: ['eniip'], seconds, reps, log });
   results.perf = r.rows;
   results.claim = claimVerdicts(r.rows);
   results.notMeasured.push(...r.skipped);
 }
+done('perf');
 if (only.has('services')) {
   const counts = quick ? [10, 1000] : [10, 100, 1000];
   log(`services: iptables, ipvs, ebpf × ${counts.join(', ')} services`);
-  const r = await benchServices({ proxies: ['iptables', 'ipvs', 'ebpf'], counts, runners, firstServing: quick, seconds, connections: (x) => (x === 'uml' ? 100 : quick ? 300 : 1000), log });
+  const r = await benchServices({ proxies: ['iptables', 'ipvs', 'ebpf'], counts, runners, firstServing: quick, seconds, reps, connections: (x) => (x === 'uml' ? (quick ? 50 : 100) : quick ? 200 : 1000), log });
   results.services = r.rows;
   results.notMeasured.push(...r.skipped);
 }
+done('services');
 if (only.has('kproxy')) {
   log('kproxy: 1000, 10000 services');
   const r = await benchKproxy({ counts: [1000, 10000], runners, log });
   results.kproxy = r.rows;
   results.notMeasured.push(...r.skipped);
 }
+done('kproxy');
 results.wallMs = Date.now() - started;
 
 // ---- tables ---------------------------------------------------------------------------------
 const out: string[] = [];
 const m = results.machine;
 const umlKernel = [...results.perf, ...results.services, ...results.kproxy].find((r) => r.runner === 'uml')?.kernel;
-out.push(`machine: ${m.cpu} × ${m.cores} cores, ${m.memoryGiB} GiB, host kernel ${m.hostKernel}${umlKernel ? `, UML ${umlKernel}` : ''}; ${m.date}; ${quick ? 'quick' : 'full'} run, ${round(results.wallMs / 1000, 0)} s`);
+out.push(`machine: ${m.cpu} × ${m.cores} cores, ${m.memoryGiB} GiB, host kernel ${m.hostKernel}${umlKernel ? `, UML ${umlKernel}` : ''}; ${m.date}; ${quick ? 'quick' : 'full'} run, ${round(results.wallMs / 1000, 0)} s`
+  + ` (${Object.entries(results.sectionMs).map(([k, v]) => `${k} ${round(v / 1000, 0)} s`).join(', ')})`);
 out.push('(uml rows are User-Mode Linux numbers: every process and packet is ptrace-driven — compare them with each other, not with native)');
 
 if (results.scale.rows.length) {
@@ -135,7 +154,7 @@ if (results.scale.rows.length) {
   out.push(table(['datapath', 'runner', 'pods', 'nodes', 'netns', 'boot', 'build', 'ms/pod', 'teardown', 'ms/pod'],
     results.scale.rows.map((r) => [r.kind, r.runner, r.pods, r.nodes, r.namespaces, r.bootMs, r.buildMs, fmt(r.buildPerPodMs, 2), r.teardownMs, fmt(r.teardownPerPodMs, 2)])));
   if (results.scale.summaries.length) {
-    out.push('', 'Growth: per-pod build cost between consecutive sizes (1.00 = constant), log-log exponent over sizes ≥ 100 (1 = linear)');
+    out.push('', 'Growth: per-pod build cost between consecutive sizes (1.00 = constant), exponent b of cost ∝ pods^b between the two largest sizes (1 = linear; needs two sizes ≥ 100)');
     out.push(table(['datapath', 'runner', 'sizes', 'build ratios', 'exp', 'build', 'teardown ratios', 'exp', 'teardown'],
       results.scale.summaries.map((s) => [s.kind, s.runner, s.sizes.join('/'), s.build.ratios.map((x) => fmt(x, 2)).join(' '), fmt(s.build.exponent, 2), s.build.verdict,
         s.teardown.ratios.map((x) => fmt(x, 2)).join(' '), fmt(s.teardown.exponent, 2), s.teardown.verdict])));
@@ -155,9 +174,10 @@ if (results.scenarios.length) {
     results.scenarios.map((r) => [r.id, r.family, r.runner, r.passed ? 'pass' : 'FAIL', r.bootMs, r.buildMs, r.probeMs, r.teardownMs, r.totalMs])));
 }
 if (results.perf.length) {
-  out.push('', `3. Pod → pod TCP: request/response RTT (sockperf ping-pong, 64 B, ${seconds} s) and bulk throughput (iperf3, ${seconds} s)`);
-  out.push(table(['datapath', 'runner', 'path', 'rtt p50 µs', 'avg µs', 'p99 µs', 'Gbit/s', 'retrans'],
-    results.perf.map((r) => [r.kind, r.runner, r.path, fmt(r.rttP50Us, 1), fmt(r.rttAvgUs, 1), fmt(r.rttP99Us, 1), fmt(r.gbps, 2), r.retransmits ?? '—'])));
+  out.push('', `3. Pod → pod TCP: request/response RTT (sockperf ping-pong, 64 B, ${seconds} s) and bulk throughput (iperf3, ${seconds} s); medians of ${reps} run(s)`);
+  out.push('(load = 1-minute load average when the job started: with 2 cores, client and server each need one; other load multiplies RTTs)');
+  out.push(table(['datapath', 'runner', 'path', 'rtt p50 µs', '(p50 range)', 'avg µs', 'p99 µs', 'Gbit/s', 'retrans', 'load'],
+    results.perf.map((r) => [r.kind, r.runner, r.path, fmt(r.rttP50Us, 1), r.rttP50Range ? `${fmt(r.rttP50Range[0], 1)}–${fmt(r.rttP50Range[1], 1)}` : '—', fmt(r.rttAvgUs, 1), fmt(r.rttP99Us, 1), fmt(r.gbps, 2), r.retransmits ?? '—', fmt(r.load, 2)])));
   if (results.claim.length) {
     out.push('', 'Claim "IPVLAN+eBPF beats ENIIP (skips the host stack)": ipvlan ÷ eniip in this run (latency < 1 and throughput > 1 = agrees)');
     out.push(table(['runner', 'kernel', 'path', 'rtt ratio', 'throughput ratio', 'agrees'],
@@ -170,10 +190,10 @@ if (results.perf.length) {
   }
 }
 if (results.services.length) {
-  out.push('', 'Service access: client pod → the last service\'s ClusterIP (backend on the same node) vs the backend\'s pod IP, in the same build');
-  out.push(table(['proxy', 'datapath', 'runner', 'services', 'VIP conn/s', 'direct conn/s', 'VIP÷direct', 'VIP rtt p50', 'direct rtt p50'],
+  out.push('', `Service access: client pod → the last service's ClusterIP (backend on the same node) vs the backend's pod IP, in the same build; new connections/s (connect, one-line answer, close) and RTT p50 µs; medians of ${reps} run(s)`);
+  out.push(table(['proxy', 'datapath', 'runner', 'services', 'VIP conn/s', 'direct conn/s', 'VIP÷direct', 'VIP rtt p50', 'direct rtt p50', 'load'],
     results.services.map((r) => [r.proxy, r.kind, r.runner, r.services, r.vipConnPerSec ?? '—', r.directConnPerSec ?? '—',
-      r.vipConnPerSec && r.directConnPerSec ? fmt(r.vipConnPerSec / r.directConnPerSec, 2) : '—', fmt(r.vipRttP50Us, 1), fmt(r.directRttP50Us, 1)])));
+      r.vipConnPerSec && r.directConnPerSec ? fmt(r.vipConnPerSec / r.directConnPerSec, 2) : '—', fmt(r.vipRttP50Us, 1), fmt(r.directRttP50Us, 1), fmt(r.load, 2)])));
 }
 if (results.kproxy.length) {
   out.push('', '4. kube-proxy iptables mode (pure builder, 2 endpoints per service): one iptables-restore in an empty lab namespace');

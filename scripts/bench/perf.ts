@@ -4,13 +4,15 @@
 // (new connections per second and request/response latency to the last service's ClusterIP,
 // against the backend's pod IP in the same build). Every tool runs inside lab namespaces,
 // bounded by `timeout`; the lab is torn down by the same agent run.
+import os from 'node:os';
 import { compileScenario, type Compiled } from '../../lab/compile.ts';
 import { newLabId } from '../../lab/names.ts';
 import type { RunnerName } from '../../lab/runners/types.ts';
 import { parseTopology } from '../../lab/topology/load.ts';
 import { generateCluster, podIp, serviceIp, type DatapathKind, type ProxyKind } from './generate.ts';
 import { ACCEPTOR, addCapture, addDaemon, addSleep, addWaitFile, CONNRATE, runJob, runnerServes, type JobResult } from './jobs.ts';
-import { parseConnrate, parseIperf3, parseSockperf } from './parse.ts';
+import { parseConnrate, parseIperf3, parseSockperf, type SockperfResult } from './parse.ts';
+import { median } from './stats.ts';
 import type { Log, Skip } from './scale.ts';
 import { round } from './scale.ts';
 
@@ -22,7 +24,13 @@ export interface PerfRow {
   runner: RunnerName;
   kernel: string;
   path: 'same-node' | 'cross-node';
+  /** Repetitions that produced both figures; each figure is the median over the repetitions. */
+  samples: number;
+  /** 1-minute load average when the job started: RTTs need idle cores (client and server each take one). */
+  load: number;
   rttP50Us?: number;
+  /** Lowest and highest p50 of the repetitions. */
+  rttP50Range?: [number, number];
   rttAvgUs?: number;
   rttP99Us?: number;
   gbps?: number;
@@ -36,6 +44,8 @@ export interface ServiceRow {
   runner: RunnerName;
   kernel: string;
   services: number;
+  /** 1-minute load average when the job started. */
+  load: number;
   /** New connections per second to the last service's ClusterIP (connect, one-line answer, close; acceptor.py, no fork). */
   vipConnPerSec?: number;
   /** The same to the backend's pod IP, in the same build. */
@@ -73,6 +83,12 @@ function rr(c: Compiled, name: string, ip: string, seconds: number): void {
   addCapture(c, 'p0', name, ['timeout', String(seconds + 20), 'sockperf', 'ping-pong', '--tcp', '--full-rtt', '-i', ip, '-p', String(SOCKPERF_PORT), '-t', String(seconds), '-m', '64']);
 }
 
+/** Median rounded to 0.1, undefined for no samples. */
+function med(xs: number[]): number | undefined {
+  const ok = xs.filter((x) => !Number.isNaN(x));
+  return ok.length ? round(median(ok), 1) : undefined;
+}
+
 function tryParse<T>(errors: string[], what: string, f: () => T): T | undefined {
   try {
     return f();
@@ -87,11 +103,18 @@ function captureText(r: JobResult, name: string): string {
   return c ? c.stdout || c.stderr : '';
 }
 
-export async function benchDatapaths(o: { kinds: DatapathKind[]; runners: RunnerName[]; seconds: number; log: Log }): Promise<{ rows: PerfRow[]; skipped: Skip[] }> {
+/**
+ * firstServing (quick runs): per kind only the first runner of `runners` that serves it, except
+ * the kinds in `everywhere`, measured on every runner (eniip: the claim compares ipvlan with it on
+ * the same runner).
+ */
+export async function benchDatapaths(o: { kinds: DatapathKind[]; runners: RunnerName[]; firstServing?: boolean; everywhere?: DatapathKind[]; seconds: number; reps: number; log: Log }): Promise<{ rows: PerfRow[]; skipped: Skip[] }> {
   const rows: PerfRow[] = [];
   const skipped: Skip[] = [];
   for (const kind of o.kinds) {
+    let served = false;
     for (const runner of o.runners) {
+      if (served && o.firstServing && !o.everywhere?.includes(kind)) break;
       let c: Compiled;
       try {
         c = compileGenerated(kind, 'none', 0, false);
@@ -104,6 +127,7 @@ export async function benchDatapaths(o: { kinds: DatapathKind[]; runners: Runner
         skipped.push({ what: `datapath ${kind} on ${runner}`, reason: serves.reason ?? 'runner unavailable' });
         continue;
       }
+      served = true;
       const { p1, p2 } = ips(kind);
       for (const [pod, ip] of [['p1', p1], ['p2', p2]] as const) {
         addDaemon(c, pod, `ipf-${pod}`, ['iperf3', '-s', '--forceflush', '-p', String(IPERF_PORT)]);
@@ -111,25 +135,44 @@ export async function benchDatapaths(o: { kinds: DatapathKind[]; runners: Runner
         sockperfServer(c, pod, ip);
       }
       addSleep(c, 'p0', runner === 'uml' ? 1 : 0.5);
-      rr(c, 'rr-same', p2, o.seconds);
-      rr(c, 'rr-cross', p1, o.seconds);
       const bulk = (name: string, ip: string) =>
         addCapture(c, 'p0', name, ['timeout', String(o.seconds + 20), 'iperf3', '-c', ip, '-p', String(IPERF_PORT), '-t', String(o.seconds), '-J']);
-      bulk('bulk-same', p2);
-      bulk('bulk-cross', p1);
-      const r = await runJob(c, runner, ['rr-same', 'rr-cross', 'bulk-same', 'bulk-cross'], 20 * 60_000);
+      // Repetitions interleaved (same, cross, same, cross…): a burst of load from elsewhere on the
+      // machine hits both paths alike; the medians are reported.
+      const names: string[] = [];
+      for (let k = 1; k <= o.reps; k++) {
+        for (const [path, ip] of [['same', p2], ['cross', p1]] as const) {
+          rr(c, `rr-${path}-${k}`, ip, o.seconds);
+          bulk(`bulk-${path}-${k}`, ip);
+          names.push(`rr-${path}-${k}`, `bulk-${path}-${k}`);
+        }
+      }
+      const load = round(os.loadavg()[0]!, 2);
+      const r = await runJob(c, runner, names, 20 * 60_000);
       if (r.outcome.agentStatus !== 0) {
         skipped.push({ what: `datapath ${kind} on ${runner}`, reason: `agent status ${r.outcome.agentStatus}: ${(r.buildError ?? r.outcome.log).trim().split('\n').slice(0, 3).join(' | ').slice(0, 300)}` });
         continue;
       }
       for (const path of ['same', 'cross'] as const) {
         const errors: string[] = [];
-        const lat = tryParse(errors, 'sockperf', () => parseSockperf(captureText(r, `rr-${path}`)));
-        const thr = tryParse(errors, 'iperf3', () => parseIperf3(r.captures[`bulk-${path}`]?.stdout ?? ''));
+        const lats: SockperfResult[] = [];
+        const thrs: number[] = [];
+        let retrans = 0;
+        for (let k = 1; k <= o.reps; k++) {
+          const lat = tryParse(errors, `sockperf #${k}`, () => parseSockperf(captureText(r, `rr-${path}-${k}`)));
+          if (lat) lats.push(lat);
+          const thr = tryParse(errors, `iperf3 #${k}`, () => parseIperf3(r.captures[`bulk-${path}-${k}`]?.stdout ?? ''));
+          if (thr) {
+            thrs.push(thr.bps);
+            retrans += thr.retransmits;
+          }
+        }
+        const p50s = lats.map((l) => l.p50Us);
         const row: PerfRow = {
-          kind, runner: r.outcome.runner, kernel: r.outcome.kernel, path: `${path}-node`,
-          rttP50Us: lat?.p50Us, rttAvgUs: lat?.avgUs, rttP99Us: lat?.p99Us,
-          gbps: thr ? round(thr.bps / 1e9, 3) : undefined, retransmits: thr?.retransmits, errors,
+          kind, runner: r.outcome.runner, kernel: r.outcome.kernel, path: `${path}-node`, samples: Math.min(lats.length, thrs.length), load,
+          rttP50Us: med(p50s), rttAvgUs: med(lats.map((l) => l.avgUs)), rttP99Us: med(lats.map((l) => l.p99Us)),
+          rttP50Range: p50s.length ? [Math.min(...p50s), Math.max(...p50s)] : undefined,
+          gbps: thrs.length ? round(median(thrs) / 1e9, 3) : undefined, retransmits: thrs.length ? retrans : undefined, errors,
         };
         rows.push(row);
         o.log(`  ${kind} ${runner} ${path}-node: rtt p50 ${row.rttP50Us ?? '—'} µs, ${row.gbps ?? '—'} Gbit/s${errors.length ? ` (${errors.join('; ')})` : ''}`);
@@ -147,7 +190,7 @@ export const PROXY_DATAPATH: Record<Exclude<ProxyKind, 'none'>, DatapathKind[]> 
 };
 
 /** firstServing: per proxy, only the first runner of `runners` that serves it (quick runs). */
-export async function benchServices(o: { proxies: Exclude<ProxyKind, 'none'>[]; counts: number[]; runners: RunnerName[]; firstServing?: boolean; seconds: number; connections: (runner: RunnerName) => number; log: Log }): Promise<{ rows: ServiceRow[]; skipped: Skip[] }> {
+export async function benchServices(o: { proxies: Exclude<ProxyKind, 'none'>[]; counts: number[]; runners: RunnerName[]; firstServing?: boolean; seconds: number; reps: number; connections: (runner: RunnerName) => number; log: Log }): Promise<{ rows: ServiceRow[]; skipped: Skip[] }> {
   const rows: ServiceRow[] = [];
   const skipped: Skip[] = [];
   for (const proxy of o.proxies) {
@@ -186,26 +229,35 @@ export async function benchServices(o: { proxies: Exclude<ProxyKind, 'none'>[]; 
         const count = o.connections(runner);
         const conn = (name: string, ip: string) => addCapture(c!, 'p0', name, ['timeout', '300', 'bash', CONNRATE, ip, '80', String(count), '2']);
         addCapture(c, 'p0', 'conn-warmup', ['timeout', '120', 'bash', CONNRATE, p2, '80', String(Math.ceil(count / 10)), '2']);
-        conn('conn-direct', p2);
-        conn('conn-vip', vip);
-        rr(c, 'rr-direct', p2, o.seconds);
-        rr(c, 'rr-vip', vip, o.seconds);
-        const r = await runJob(c, runner, ['conn-direct', 'conn-vip', 'rr-direct', 'rr-vip'], 30 * 60_000);
+        const names: string[] = [];
+        for (let k = 1; k <= o.reps; k++) {
+          conn(`conn-direct-${k}`, p2);
+          conn(`conn-vip-${k}`, vip);
+          rr(c, `rr-direct-${k}`, p2, o.seconds);
+          rr(c, `rr-vip-${k}`, vip, o.seconds);
+          names.push(`conn-direct-${k}`, `conn-vip-${k}`, `rr-direct-${k}`, `rr-vip-${k}`);
+        }
+        const load = round(os.loadavg()[0]!, 2);
+        const r = await runJob(c, runner, names, 30 * 60_000);
         if (r.outcome.agentStatus !== 0) {
           skipped.push({ what: `services via ${proxy} on ${runner}, ${n} services`, reason: `agent status ${r.outcome.agentStatus}: ${(r.buildError ?? r.outcome.log).trim().split('\n').slice(0, 3).join(' | ').slice(0, 300)}` });
           break;
         }
         const errors: string[] = [];
-        const rate = (name: string) => {
-          const x = tryParse(errors, name, () => parseConnrate(captureText(r, name)));
-          if (x && x.fail > 0) errors.push(`${name}: ${x.fail} of ${x.ok + x.fail} connections unanswered`);
-          return x && x.ok > 0 ? round((x.ok * 1000) / x.ms, 0) : undefined;
+        const rate = (what: string) => {
+          const rates: number[] = [];
+          for (let k = 1; k <= o.reps; k++) {
+            const x = tryParse(errors, `${what}-${k}`, () => parseConnrate(captureText(r, `${what}-${k}`)));
+            if (x && x.fail > 0) errors.push(`${what}-${k}: ${x.fail} of ${x.ok + x.fail} connections unanswered`);
+            if (x && x.ok > 0) rates.push((x.ok * 1000) / x.ms);
+          }
+          return rates.length ? round(median(rates), 0) : undefined;
         };
+        const rtt = (what: string) => med(Array.from({ length: o.reps }, (_, i) => tryParse(errors, `${what}-${i + 1}`, () => parseSockperf(captureText(r, `${what}-${i + 1}`)))?.p50Us).filter((x): x is number => x !== undefined));
         const row: ServiceRow = {
-          proxy, kind, runner: r.outcome.runner, kernel: r.outcome.kernel, services: n,
+          proxy, kind, runner: r.outcome.runner, kernel: r.outcome.kernel, services: n, load,
           vipConnPerSec: rate('conn-vip'), directConnPerSec: rate('conn-direct'),
-          vipRttP50Us: tryParse(errors, 'rr-vip', () => parseSockperf(captureText(r, 'rr-vip')))?.p50Us,
-          directRttP50Us: tryParse(errors, 'rr-direct', () => parseSockperf(captureText(r, 'rr-direct')))?.p50Us,
+          vipRttP50Us: rtt('rr-vip'), directRttP50Us: rtt('rr-direct'),
           buildMs: r.outcome.timings.build, errors,
         };
         rows.push(row);

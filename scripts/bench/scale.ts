@@ -89,7 +89,8 @@ export async function benchScale(o: { kinds: DatapathKind[]; runners: RunnerName
         }
         const r = await runJob(compiled, runner, [], 60 * 60_000);
         if (r.outcome.agentStatus !== 0) {
-          skipped.push({ what: `${label}, ${pods} pods`, reason: `agent status ${r.outcome.agentStatus}: ${(r.buildError ?? r.outcome.log).trim().split('\n').slice(0, 3).join(' | ').slice(0, 300)}` });
+          const detail = (r.buildError ?? r.outcome.log).trim();
+          skipped.push({ what: `${label}, ${pods} pods`, reason: `agent status ${r.outcome.agentStatus}: ${detail.split('\n').slice(0, 3).join(' | ').slice(0, 300)}${namespaceLimitHint(runner, detail)}` });
           break;
         }
         const t = r.outcome.timings;
@@ -109,6 +110,17 @@ export async function benchScale(o: { kinds: DatapathKind[]; runners: RunnerName
     }
   }
   return { rows, summaries, skipped };
+}
+
+/**
+ * `ip netns add` failing with ENOSPC is the user.max_net_namespaces limit: inside the UML guest it
+ * defaults to half the kernel's max_threads, i.e. about 4096 with the runner's mem=1G.
+ */
+export function namespaceLimitHint(runner: RunnerName, detail: string): string {
+  if (!/network namespace.*No space left on device/.test(detail)) return '';
+  return runner === 'uml'
+    ? ' — the guest\'s user.max_net_namespaces (≈ 4096: half of max_threads at the UML runner\'s mem=1G) is reached'
+    : ' — user.max_net_namespaces is reached';
 }
 
 export function round(v: number, d = 1): number {

@@ -34,21 +34,24 @@ export interface Scaling {
   ratios: number[];
   /** Least-squares line over all sizes: slope = marginal cost per unit. */
   fit: { slope: number; intercept: number; r2: number };
-  /** y ∝ x^exponent over the sizes ≥ `from` (fixed costs dominate tiny clusters). */
+  /** y ∝ x^exponent between the two largest sizes ≥ `from` (fixed costs dominate tiny clusters). */
   exponent: number;
   verdict: 'linear' | 'superlinear' | 'sublinear' | 'n/a';
 }
 
 /**
  * How a cost grows with size: per-unit cost and its ratio between consecutive sizes, a linear
- * fit, and the log-log exponent over sizes ≥ `from` (fixed costs dominate smaller clusters).
+ * fit, and the log-log exponent between the two largest sizes ≥ `from` (fixed costs dominate
+ * smaller clusters).
  * Verdict: linear for an exponent within [0.85, 1.15]; n/a with fewer than two sizes ≥ `from`.
  */
 export function scaling(sizes: number[], costs: number[], from = 100): Scaling {
   const perUnit = sizes.map((s, i) => costs[i]! / s);
   const ratios = perUnit.slice(1).map((p, i) => p / perUnit[i]!);
   const fit = linearFit(sizes, costs);
-  const idx = sizes.map((_, i) => i).filter((i) => sizes[i]! >= from);
+  // The two largest sizes: growth at the top end is what a bigger cluster will meet (a fit over
+  // all points would let the flat small sizes hide it).
+  const idx = sizes.map((_, i) => i).filter((i) => sizes[i]! >= from).slice(-2);
   const exponent = idx.length >= 2 ? powerExponent(idx.map((i) => sizes[i]!), idx.map((i) => costs[i]!)) : NaN;
   const verdict = Number.isNaN(exponent) ? 'n/a' : exponent > 1.15 ? 'superlinear' : exponent < 0.85 ? 'sublinear' : 'linear';
   return { perUnit, ratios, fit, exponent, verdict };

@@ -21,6 +21,10 @@ test('scaling: per-pod cost, ratios, verdicts', (t) => {
   t.is(lin.verdict, 'linear');
   t.is(scaling([100, 1000], [100, 10000]).verdict, 'superlinear');
   t.is(scaling([100, 1000], [1000, 2000]).verdict, 'sublinear');
+  // Only the two largest sizes count: a flat start does not hide growth at the top.
+  const top = scaling([100, 1000, 5000], [1000, 10000, 150000]);
+  t.is(top.verdict, 'superlinear');
+  t.is(Math.round(top.exponent * 100) / 100, 1.68);
   // Fewer than two sizes ≥ 100: no verdict (fixed costs dominate small clusters).
   t.is(scaling([10, 100], [10, 50]).verdict, 'n/a');
   t.is(scaling([10, 50], [10, 50], 10).verdict, 'linear');
