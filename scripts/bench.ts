@@ -127,7 +127,7 @@ done('perf');
 if (only.has('services')) {
   const counts = quick ? [10, 1000] : [10, 100, 1000];
   log(`services: iptables, ipvs, ebpf × ${counts.join(', ')} services`);
-  const r = await benchServices({ proxies: ['iptables', 'ipvs', 'ebpf'], counts, runners, firstServing: quick, seconds, reps, connections: (x) => (x === 'uml' ? (quick ? 50 : 100) : quick ? 200 : 1000), log });
+  const r = await benchServices({ proxies: ['iptables', 'ipvs', 'ebpf'], counts, runners, firstServing: quick, lean: quick, seconds, reps, connections: (x) => (x === 'uml' ? (quick ? 50 : 100) : quick ? 500 : 2000), log });
   results.services = r.rows;
   results.notMeasured.push(...r.skipped);
 }
@@ -175,7 +175,7 @@ if (results.scenarios.length) {
 }
 if (results.perf.length) {
   out.push('', `3. Pod → pod TCP: request/response RTT (sockperf ping-pong, 64 B, ${seconds} s) and bulk throughput (iperf3, ${seconds} s); medians of ${reps} run(s)`);
-  out.push('(load = 1-minute load average when the job started: with 2 cores, client and server each need one; other load multiplies RTTs)');
+  out.push('(client and server pinned to CPU 0; load = 1-minute load average when the job started: other work on the machine inflates the figures)');
   out.push(table(['datapath', 'runner', 'path', 'rtt p50 µs', '(p50 range)', 'avg µs', 'p99 µs', 'Gbit/s', 'retrans', 'load'],
     results.perf.map((r) => [r.kind, r.runner, r.path, fmt(r.rttP50Us, 1), r.rttP50Range ? `${fmt(r.rttP50Range[0], 1)}–${fmt(r.rttP50Range[1], 1)}` : '—', fmt(r.rttAvgUs, 1), fmt(r.rttP99Us, 1), fmt(r.gbps, 2), r.retransmits ?? '—', fmt(r.load, 2)])));
   if (results.claim.length) {

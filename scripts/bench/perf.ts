@@ -17,6 +17,12 @@ import type { Log, Skip } from './scale.ts';
 import { round } from './scale.ts';
 
 const SOCKPERF_PORT = 11111;
+/**
+ * Client and server (sockperf, connrate.sh / acceptor.py) share CPU 0: on a VM, a wake-up on
+ * another (halted) vCPU costs tens of µs and the scheduler's placement would make RTTs bimodal
+ * (≈ 7 vs ≈ 80 µs natively here). Pinned, the figure is the stack's. (A UML guest has one CPU.)
+ */
+const PIN = ['taskset', '-c', '0'];
 const IPERF_PORT = 5201;
 
 export interface PerfRow {
@@ -75,12 +81,12 @@ function ips(kind: DatapathKind) {
 }
 
 function sockperfServer(c: Compiled, pod: string, ip: string): void {
-  addDaemon(c, pod, `spf-${pod}`, ['sockperf', 'server', '--tcp', '-i', ip, '-p', String(SOCKPERF_PORT)]);
+  addDaemon(c, pod, `spf-${pod}`, [...PIN, 'sockperf', 'server', '--tcp', '-i', ip, '-p', String(SOCKPERF_PORT)]);
   addWaitFile(c, `out/daemon-spf-${pod}.log`, 20);
 }
 
 function rr(c: Compiled, name: string, ip: string, seconds: number): void {
-  addCapture(c, 'p0', name, ['timeout', String(seconds + 20), 'sockperf', 'ping-pong', '--tcp', '--full-rtt', '-i', ip, '-p', String(SOCKPERF_PORT), '-t', String(seconds), '-m', '64']);
+  addCapture(c, 'p0', name, ['timeout', String(seconds + 20), ...PIN, 'sockperf', 'ping-pong', '--tcp', '--full-rtt', '-i', ip, '-p', String(SOCKPERF_PORT), '-t', String(seconds), '-m', '64']);
 }
 
 /** Median rounded to 0.1, undefined for no samples. */
@@ -189,8 +195,11 @@ export const PROXY_DATAPATH: Record<Exclude<ProxyKind, 'none'>, DatapathKind[]> 
   ebpf: ['ipvlan', 'eniip'],
 };
 
-/** firstServing: per proxy, only the first runner of `runners` that serves it (quick runs). */
-export async function benchServices(o: { proxies: Exclude<ProxyKind, 'none'>[]; counts: number[]; runners: RunnerName[]; firstServing?: boolean; seconds: number; reps: number; connections: (runner: RunnerName) => number; log: Log }): Promise<{ rows: ServiceRow[]; skipped: Skip[] }> {
+/**
+ * firstServing: per proxy, only the first runner of `runners` that serves it; lean: no warm-up
+ * connections and no RTT to the pod IP (quick runs).
+ */
+export async function benchServices(o: { proxies: Exclude<ProxyKind, 'none'>[]; counts: number[]; runners: RunnerName[]; firstServing?: boolean; lean?: boolean; seconds: number; reps: number; connections: (runner: RunnerName) => number; log: Log }): Promise<{ rows: ServiceRow[]; skipped: Skip[] }> {
   const rows: ServiceRow[] = [];
   const skipped: Skip[] = [];
   for (const proxy of o.proxies) {
@@ -223,17 +232,17 @@ export async function benchServices(o: { proxies: Exclude<ProxyKind, 'none'>[]; 
         const { p2 } = ips(kind);
         const vip = serviceIp(n - 1);
         sockperfServer(c, 'p2', p2);
-        addDaemon(c, 'p2', 'acc-p2', ['python3', ACCEPTOR, p2, '80']);
+        addDaemon(c, 'p2', 'acc-p2', [...PIN, 'python3', ACCEPTOR, p2, '80']);
         addWaitFile(c, 'out/daemon-acc-p2.log', 60);
         addSleep(c, 'p0', runner === 'uml' ? 1 : 0.5);
         const count = o.connections(runner);
-        const conn = (name: string, ip: string) => addCapture(c!, 'p0', name, ['timeout', '300', 'bash', CONNRATE, ip, '80', String(count), '2']);
-        addCapture(c, 'p0', 'conn-warmup', ['timeout', '120', 'bash', CONNRATE, p2, '80', String(Math.ceil(count / 10)), '2']);
+        const conn = (name: string, ip: string) => addCapture(c!, 'p0', name, ['timeout', '300', ...PIN, 'bash', CONNRATE, ip, '80', String(count), '2']);
+        if (!o.lean) addCapture(c, 'p0', 'conn-warmup', ['timeout', '120', ...PIN, 'bash', CONNRATE, p2, '80', String(Math.ceil(count / 10)), '2']);
         const names: string[] = [];
         for (let k = 1; k <= o.reps; k++) {
           conn(`conn-direct-${k}`, p2);
           conn(`conn-vip-${k}`, vip);
-          rr(c, `rr-direct-${k}`, p2, o.seconds);
+          if (!o.lean) rr(c, `rr-direct-${k}`, p2, o.seconds);
           rr(c, `rr-vip-${k}`, vip, o.seconds);
           names.push(`conn-direct-${k}`, `conn-vip-${k}`, `rr-direct-${k}`, `rr-vip-${k}`);
         }
@@ -257,7 +266,7 @@ export async function benchServices(o: { proxies: Exclude<ProxyKind, 'none'>[]; 
         const row: ServiceRow = {
           proxy, kind, runner: r.outcome.runner, kernel: r.outcome.kernel, services: n, load,
           vipConnPerSec: rate('conn-vip'), directConnPerSec: rate('conn-direct'),
-          vipRttP50Us: rtt('rr-vip'), directRttP50Us: rtt('rr-direct'),
+          vipRttP50Us: rtt('rr-vip'), directRttP50Us: o.lean ? undefined : rtt('rr-direct'),
           buildMs: r.outcome.timings.build, errors,
         };
         rows.push(row);
