@@ -270,58 +270,12 @@ PY
 # dies at the first user process: "userspace - ptrace set fp regs failed,
 # errno = 14" + "Kernel panic - not syncing: Attempted to kill init!" (SIGABRT).
 # This LD_PRELOAD shim pads that one request to the host size (the extra
-# components, AMX tile state UML never uses, are sent as zero). On hosts where
+# components, AMX tile state UML never uses, keep their current values). Where
 # the sizes match it passes everything through. DLT_UML_SHIM=0 disables it.
 PRELOAD=
 if [ "${DLT_UML_SHIM:-1}" != 0 ] && command -v cc >/dev/null; then
-	cat >"$OUT/xstate-shim.c" <<'C'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <elf.h>
-#include <stdarg.h>
-#include <string.h>
-#include <sys/types.h>
-#include <sys/ptrace.h>
-#include <sys/uio.h>
-
-typedef long (*ptrace_fn)(int, pid_t, void *, void *);
-
-long ptrace(enum __ptrace_request req, ...)
-{
-	static ptrace_fn real;
-	static unsigned char full[1 << 16] __attribute__((aligned(64)));
-	static size_t fullsz;
-	va_list ap;
-	pid_t pid;
-	void *addr, *data;
-
-	va_start(ap, req);
-	pid = va_arg(ap, pid_t);
-	addr = va_arg(ap, void *);
-	data = va_arg(ap, void *);
-	va_end(ap);
-	if (!real)
-		real = (ptrace_fn)dlsym(RTLD_NEXT, "ptrace");
-	if (req == PTRACE_SETREGSET && (long)addr == NT_X86_XSTATE && data) {
-		struct iovec *iov = data, f;
-		if (!fullsz) {
-			f.iov_base = full;
-			f.iov_len = sizeof(full);
-			if (real(PTRACE_GETREGSET, pid, addr, &f) == 0)
-				fullsz = f.iov_len;
-		}
-		if (fullsz > iov->iov_len) {
-			memset(full, 0, fullsz);
-			memcpy(full, iov->iov_base, iov->iov_len);
-			f.iov_base = full;
-			f.iov_len = fullsz;
-			return real(req, pid, addr, &f);
-		}
-	}
-	return real(req, pid, addr, data);
-}
-C
-	cc -O2 -shared -fPIC -o "$OUT/xstate-shim.so" "$OUT/xstate-shim.c" -ldl && PRELOAD=$OUT/xstate-shim.so
+	# The same shim the UML runner uses (lab/runners/native/uml-xstate-shim.c).
+	cc -O2 -shared -fPIC -o "$OUT/xstate-shim.so" "$ROOT/lab/runners/native/uml-xstate-shim.c" -ldl && PRELOAD=$OUT/xstate-shim.so
 fi
 
 echo "booting UML (output in $OUT)${PRELOAD:+ with the XSAVE-size ptrace shim}"
