@@ -1,0 +1,16 @@
+// lab capture: tcpdump on one interface of the running lab.
+import type { Command } from 'commander';
+import { capture, pickLab } from '../interactive.ts';
+import { labOption } from './options.ts';
+
+export function registerCapture(program: Command): void {
+  program.command('capture')
+    .description('tcpdump on an interface of the running lab (Ctrl-C stops)')
+    .argument('<object>')
+    .argument('<iface>', 'interface name, or any')
+    .argument('[filter...]', 'a tcpdump filter, e.g. tcp port 80')
+    .addOption(labOption())
+    .action(async (object: string, iface: string, filter: string[], o: { lab?: string }) => {
+      process.exitCode = await capture(pickLab(o.lab), object, iface, filter);
+    });
+}

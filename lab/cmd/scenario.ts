@@ -1,0 +1,46 @@
+// lab scenario: build, probe, capture, check, tear down; print the report.
+import { writeFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { locateScenario } from '../catalog.ts';
+import { EXIT } from '../errors.ts';
+import { html } from '../report/html.ts';
+import { renderScenario, scenarioJson } from '../report/terminal.ts';
+import { runScenario } from '../run.ts';
+import { fileOption, runnerOption, type RunnerChoice } from './options.ts';
+
+interface ScenarioOptions {
+  file?: string;
+  runner: RunnerChoice;
+  json?: boolean;
+  reporter: string;
+  output?: string;
+  verbose?: boolean;
+  keep?: boolean;
+  timeout: string;
+}
+
+export function registerScenario(program: Command): void {
+  program.command('scenario')
+    .description('build a scenario, send its traffic, capture everywhere, check every expectation, tear down')
+    .argument('<id>', 'scenario id, e.g. eniip-5')
+    .addOption(fileOption())
+    .addOption(runnerOption())
+    .option('--json', 'print one JSON document instead of the report (same as --reporter json)')
+    .addOption(new Option('--reporter <name>', 'pretty (terminal), json, or html (one self-contained page)').choices(['pretty', 'json', 'html']).default('pretty'))
+    .option('-o, --output <file>', 'write the report to a file instead of standard output')
+    .option('-v, --verbose', 'show the evidence of passing checks too')
+    .option('--keep', 'keep the job directory (captures, dumps) and print where it is')
+    .option('--timeout <seconds>', 'give up on the run after this long', '900')
+    .action(async (id: string, o: ScenarioOptions) => {
+      const { topo, scenario } = locateScenario(id, o.file);
+      const report = await runScenario(topo, scenario, { runner: o.runner, keep: o.keep, timeoutMs: Number(o.timeout) * 1000 });
+      const reporter = o.json ? 'json' : o.reporter;
+      const text = reporter === 'json' ? JSON.stringify(scenarioJson(report), null, 2) + '\n' : reporter === 'html' ? html(report) : renderScenario(report, o.verbose) + '\n';
+      if (o.output) {
+        writeFileSync(o.output, text);
+        process.stderr.write(`${report.id}: ${report.passed ? 'PASSED' : 'FAILED'} — report written to ${o.output}\n`);
+      } else process.stdout.write(text);
+      if (report.jobDir) process.stderr.write(`evidence kept in ${report.jobDir}\n`);
+      process.exitCode = report.error ? EXIT.infra : report.passed ? EXIT.ok : EXIT.failed;
+    });
+}
