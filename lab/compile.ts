@@ -5,35 +5,15 @@ import { effectiveCluster } from './context.ts';
 import { datapathFor } from './datapaths/index.ts';
 import { buildSecurityGroups } from './fabric/security-groups.ts';
 import { declareFabric, finishFabric } from './fabric/vpc.ts';
+import type { Compiled, ProbeSpec } from './contract.ts';
 import type { Probe, Scenario, Topology } from './model.ts';
-import { PlanBuilder, type Plan } from './plan.ts';
+import { PlanBuilder } from './plan.ts';
 import { serviceProxyFor } from './services/registry.ts';
 import { resolveAddress } from './topology/load.ts';
 import { securityGroupDumps } from './probes/security-groups.ts';
 import { stateDumps, withCounterBaselines } from './probes/state-checks.ts';
 
-export interface ProbeSpec {
-  id: string;
-  index: number; // 1-based line number in probes.tsv (the agent derives source ports from it)
-  probe: Probe;
-  from: string;
-  dstIp: string;
-  dstPort: number;
-  want: string; // text the answer must contain ('-' = any answer)
-  mode: 'single' | 'bulk';
-  attempts: number;
-  timeout: number;
-  dumps: { kind: string; object: string }[];
-}
-
-export interface Compiled {
-  plan: Plan;
-  probes: ProbeSpec[];
-  ctx: BuildContext;
-}
-
-/** Where a probe's source ports start: attempt a uses SPORT_BASE + index*100 + a. */
-export const SPORT_BASE = 40000;
+export type { Compiled, ProbeSpec } from './contract.ts';
 
 export function compileScenario(topo: Topology, scenario: Scenario | undefined, labId: string): Compiled {
   const cluster = effectiveCluster(topo, scenario);

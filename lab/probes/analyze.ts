@@ -4,8 +4,8 @@
 // path by itself: it reads what the kernel did.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Compiled, ProbeSpec } from '../compile.ts';
-import { SPORT_BASE } from '../compile.ts';
+import type { Compiled, ProbeSpec } from '../contract.ts';
+import { sourcePort } from '../contract.ts';
 import type { CaptureExpect, ObjectKind, Topology } from '../model.ts';
 import type { IfaceDecl, Plan } from '../plan.ts';
 import { resolveAddress } from '../topology/load.ts';
@@ -85,7 +85,7 @@ export function readEvidence(jobDir: string, plan: Plan): Evidence {
 
 function attemptsOf(ev: Evidence, spec: ProbeSpec): Attempt[] {
   return ev.probesOut.split('\n').map((l) => l.split('\t')).filter((f) => f[0] === spec.id && f[1] !== 'bulk').map((f) => ({
-    n: Number(f[1]), t0: Number(f[2]), t1: Number(f[3]), rc: Number(f[4]), reply: f[5] ?? '', sport: SPORT_BASE + spec.index * 100 + Number(f[1]),
+    n: Number(f[1]), t0: Number(f[2]), t1: Number(f[3]), rc: Number(f[4]), reply: f[5] ?? '', sport: sourcePort(spec.index, Number(f[1])),
   }));
 }
 

@@ -2,7 +2,7 @@
 // at an ENI's vSwitch port, read from the kernel's own packet counters (iptables-save -c in the
 // vSwitch namespace, after this probe minus after the previous one) and from the captures in
 // that namespace. The rules' comments (lab/fabric/security-groups.ts) name group and rule.
-import type { ProbeSpec } from '../compile.ts';
+import type { ProbeSpec } from '../contract.ts';
 import type { SgVerdictExpect } from '../model.ts';
 import { describePacket, type Packet } from './capture.ts';
 

@@ -3,7 +3,7 @@
 // kernel routes (ip route), and veth pairing (ip -d link: ifindex / @ifN). Each produces a Check
 // with what was expected, what was observed and the dumped lines that decided it; nothing here
 // reads the plan to decide an outcome.
-import type { ProbeSpec } from '../compile.ts';
+import type { ProbeSpec } from '../contract.ts';
 import { calicoGlobalPeerName, calicoMeshPeerName, calicoNodePeerName, birdSymbol, parseBirdProtocols, parseBirdRoutes } from '../fabric/bgp.ts';
 import type { BgpSessionExpect, IptablesExpect, Probe, RouteExpect, Topology, VethPeerExpect } from '../model.ts';
 import type { Plan } from '../plan.ts';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { compileScenario } from '../../lab/compile.ts';
 import { portProtoHash } from '../../lab/services/iptables/hash.ts';
 import type { Plan } from '../../lab/plan.ts';
-import type { ProbeSpec } from '../../lab/compile.ts';
+import type { ProbeSpec } from '../../lab/contract.ts';
 import type { Evidence } from '../../lab/probes/analyze.ts';
 import { iptablesChecks, parseIpLink, parseIpRouteText, parseIptablesSaveCounters, stateChecks } from '../../lab/probes/state-checks.ts';
 import { renderJob } from '../../lab/runners/job.ts';
