@@ -2,7 +2,8 @@
 // datapath (nodes, ENIs, pods), the rest of the fabric (SLBs, clients), the service proxy.
 import type { BuildContext } from './context.ts';
 import { effectiveCluster } from './context.ts';
-import { datapathFor } from './datapaths/index.ts';
+import { datapathFor } from './families/registry.ts';
+import { modulesFor } from './features.ts';
 import { buildSecurityGroups } from './fabric/security-groups.ts';
 import { declareFabric, finishFabric } from './fabric/vpc.ts';
 import type { Compiled, ProbeSpec } from './contract.ts';
@@ -26,6 +27,7 @@ export function compileScenario(topo: Topology, scenario: Scenario | undefined, 
   serviceProxyFor(cluster.serviceProxy.kind).build(ctx);
   b.module('nf_conntrack_netlink'); // the conntrack tool reads the table over netlink
   const plan = b.build();
+  plan.modules = modulesFor(plan.features, plan.modules); // the UML guest loads them
   const probes = (scenario?.probes ?? []).map((p, i) => compileProbe(topo, p, i + 1));
   securityGroupDumps(probes); // counters after every probe: each probe's baseline is the previous dump
   withCounterBaselines(probes);

@@ -57,8 +57,3 @@ export function vswitchOf(cluster: Cluster, name: string) {
   if (!v) throw new Error(`unknown vswitch ${name}`);
   return v;
 }
-
-/** The ENI that carries `ip` in the VPC, if any. */
-export function eniOwning(ctx: BuildContext, ip: string): EniRecord | undefined {
-  return ctx.enis.find((e) => e.ips.includes(ip));
-}

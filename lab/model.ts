@@ -113,13 +113,16 @@ export interface BgpRouter {
 }
 
 export interface DatapathOptions {
-  kind: 'eniip' | 'ipvlan' | 'trunk' | 'calico';
+  /** A registered family (lab/families/registry.ts). */
+  kind: string;
   /** ENIIP, article era: rule 2048 also carries `iif cali…` (Terway ≤ 2022). */
   legacyIifRule: boolean;
   /** trunk: 'veth' (article: cali veth + member VLAN) or 'vlan' (current Terway: VLAN is the pod's eth0). */
   trunkMode: 'veth' | 'vlan';
   /** ipvlan: ExternalIPs short-cut in-cluster by the eBPF table (in_cluster_loadbalance). */
   inClusterLoadBalance: boolean;
+  /** Options other families declare in their schema fragment (lab/families/<kind>/index.ts). */
+  [option: string]: unknown;
 }
 
 export interface ServiceProxyOptions {

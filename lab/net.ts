@@ -43,3 +43,24 @@ export function isIpv4(s: string): boolean {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   return !!m && m.slice(1).every((o) => Number(o) <= 255 && String(Number(o)) === o);
 }
+
+/** `ip` unchanged when it is a dotted-quad IPv4 address (no leading zeros), else an Error. */
+export function assertIpv4(ip: string): string {
+  if (!isIpv4(ip)) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+  return ip;
+}
+
+/** `cidr` unchanged when it is an IPv4 CIDR without host bits set, else an Error. */
+export function assertCidr(cidr: string): string {
+  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(cidr);
+  if (!m) throw new Error(`not an IPv4 CIDR: ${JSON.stringify(cidr)}`);
+  if (Number(m[2]) > 32) throw new Error(`prefix length out of range: ${cidr}`);
+  assertIpv4(m[1]!);
+  if (parseCidr(cidr).base !== ipToInt(m[1]!)) throw new Error(`CIDR has host bits set: ${cidr}`);
+  return cidr;
+}
+
+/** cidrContains for untrusted text: both are validated first (assertCidr, assertIpv4). */
+export function ipInCidr(ip: string, cidr: string): boolean {
+  return cidrContains(assertCidr(cidr), assertIpv4(ip));
+}

@@ -74,7 +74,7 @@ export interface Plan {
   edges: WireEdge[];
   steps: Step[];
   files: Record<string, string>; // job-relative path → content
-  modules: string[]; // kernel modules the build needs (UML guest modprobes them)
+  modules: string[]; // kernel modules the compilers asked for; compile adds its features' (lab/features.ts)
   features: Set<string>; // kernel features, probed before a native run
   /** Namespaces whose state is dumped after the probes: kind → objects. */
   dumps: { kind: string; object: string }[];
@@ -228,7 +228,6 @@ export class PlanBuilder {
       `link add ${a.name} index ${da.ifindex}${mac(a.mac)} type veth peer name ${b.name} netns ${this.ns(b.object)} index ${db.ifindex}${mac(b.mac)}`,
     );
     this.feature('veth');
-    this.module('veth');
     this.edges.push(
       { from: { object: a.object, name: a.name, dir: 'Out' }, to: { object: b.object, name: b.name, dir: 'In' } },
       { from: { object: b.object, name: b.name, dir: 'Out' }, to: { object: a.object, name: a.name, dir: 'In' } },
@@ -241,7 +240,6 @@ export class PlanBuilder {
     const d = this.addIface({ object, name, kind: 'bridge', mac, aliases });
     this.batch('link', object, 'ip').push(`link add ${name} index ${d.ifindex}${mac ? ` address ${mac}` : ''} type bridge`);
     this.feature('bridge');
-    this.module('bridge');
     return d;
   }
 
@@ -249,7 +247,6 @@ export class PlanBuilder {
     const d = this.addIface({ object, name, kind: 'dummy' });
     this.batch('link', object, 'ip').push(`link add ${name} index ${d.ifindex} type dummy`);
     this.feature('dummy');
-    this.module('dummy');
     return d;
   }
 
@@ -267,7 +264,6 @@ export class PlanBuilder {
     this.batch('link', object, 'ip').push(`link add link ${parent} name ${made}${index}${where} type ipvlan mode ${mode}${flags ? ` ${flags}` : ''}`);
     if (made !== name) this.batch('config', slaveObject, 'ip').push(`link set ${made} name ${name}`);
     this.feature('ipvlan');
-    this.module('ipvlan');
     // Slave transmit leaves through the parent (seen Out on it); frames for the slave arrive In on the parent first.
     this.edges.push(
       { from: { object: slaveObject, name, dir: 'Out' }, to: { object, name: parent, dir: 'Out' } },
@@ -307,7 +303,6 @@ export class PlanBuilder {
     // (Down first: bringing the parent up has brought its VLANs up, and a running device cannot be renamed.)
     if (made !== name) this.batch('config', subObject, 'ip').push(`link set ${made} down`, `link set ${made} name ${name}`);
     this.feature('vlan');
-    this.module('8021q');
     this.edges.push(
       { from: { object: subObject, name, dir: 'Out' }, to: { object, name: parent, dir: 'Out' } },
       { from: { object, name: parent, dir: 'In' }, to: { object: subObject, name, dir: 'In' } },
@@ -337,7 +332,8 @@ export class PlanBuilder {
       .map((s, i) => ({ s, i }))
       .sort((x, y) => rank(x.s.phase) - rank(y.s.phase) || x.i - y.i)
       .map((x) => x.s)
-      .filter((s) => !s.lines || s.lines.length > 0);
+      .filter((s) => !s.lines || s.lines.length > 0)
+      .map((s) => (s.tool === 'iptables' ? { ...s, lines: mergeRestoreTables(s.lines!) } : s));
     return {
       labId: this.labId,
       namespaces: [...this.nss],
@@ -351,4 +347,30 @@ export class PlanBuilder {
       notes: [...this.notes],
     };
   }
+}
+
+/**
+ * iptables-restore flushes a table when its `*table` section starts: two compilers writing the
+ * same table of one namespace (a datapath's masquerade, the service proxy's chains) would leave
+ * only the last. Payloads that share a table become one section — chain declarations first (each
+ * once), then every payload's rules in the order the compilers added them. A table written once
+ * is left as it was.
+ */
+export function mergeRestoreTables(payloads: string[]): string[] {
+  const sections = payloads.flatMap((p) => p.split(/^(?=\*)/m).filter((x) => x.trim()));
+  const tables = sections.map((x) => x.split('\n', 1)[0]!.trim());
+  if (new Set(tables).size === tables.length) return payloads;
+  const merged = new Map<string, { chains: string[]; rules: string[] }>();
+  sections.forEach((sec, i) => {
+    const m = merged.get(tables[i]!) ?? { chains: [], rules: [] };
+    merged.set(tables[i]!, m);
+    for (const line of sec.split('\n').slice(1)) {
+      if (!line.trim() || line.trim() === 'COMMIT') continue;
+      if (line.startsWith(':')) {
+        const name = line.slice(1).split(' ')[0];
+        if (!m.chains.some((c) => c.slice(1).split(' ')[0] === name)) m.chains.push(line);
+      } else m.rules.push(line);
+    }
+  });
+  return [...merged].map(([table, m]) => [table, ...m.chains, ...m.rules, 'COMMIT'].join('\n'));
 }

@@ -20,7 +20,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadCatalog } from '../lab/catalog.ts';
 import type { RunnerName } from '../lab/runners/types.ts';
-import type { DatapathKind, ProxyKind } from './bench/generate.ts';
+import { isGeneratedKind, type DatapathKind, type ProxyKind } from './bench/generate.ts';
 import { benchKproxy, type KproxyRow } from './bench/kproxy.ts';
 import { benchDatapaths, benchServices, claimVerdicts, type PerfRow, type ServiceRow } from './bench/perf.ts';
 import { benchMininet, benchScale, round, type MininetRow, type ScaleRow, type ScaleSummary, type Skip } from './bench/scale.ts';
@@ -66,7 +66,7 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const started = Date.now();
 const catalog = loadCatalog();
 // Datapath kinds of the catalogue's families (eniip always), e.g. kproxy → calico.
-const kinds = [...new Set<DatapathKind>(['eniip', ...catalog.map((t) => t.cluster.datapath.kind)])];
+const kinds = [...new Set<DatapathKind>(['eniip', ...catalog.map((t) => t.cluster.datapath.kind).filter(isGeneratedKind)])];
 
 const results = {
   machine: {

@@ -30,17 +30,17 @@ export interface SgPort {
   eni: string; // label for comments: "ecs2/eth1.1005 (member ENI of nginx)"
 }
 
-export type SgDirection = 'ingress' | 'egress';
+type SgDirection = 'ingress' | 'egress';
 
 /** One rule of a group, with its 1-based index in the group's rule list (the "rule N"). */
-export interface RankedRule {
+interface RankedRule {
   group: string;
   index: number;
   rule: SecurityGroupRule;
 }
 
 const MAX_CHAIN = 28; // XT_EXTENSION_MAXNAMELEN - 1
-export const STATE_ORIG_SHIFT = 16;
+const STATE_ORIG_SHIFT = 16;
 
 /** The rules of `groups` for one direction, in evaluation order. */
 export function rankRules(groups: SecurityGroup[], names: string[], dir: SgDirection): RankedRule[] {
@@ -98,7 +98,7 @@ export function chainName(groups: string[], dir: SgDirection, port: string, id: 
   return `${g.slice(0, MAX_CHAIN - tail.length - 7)}~${h}${tail}`;
 }
 
-export function describeRule(r: RankedRule, dir: SgDirection): string {
+function describeRule(r: RankedRule, dir: SgDirection): string {
   const x = r.rule;
   const proto = x.protocol === 'all' ? 'all' : `${x.protocol}${x.ports && x.protocol !== 'icmp' ? ` ${x.ports[0] === x.ports[1] ? x.ports[0] : `${x.ports[0]}-${x.ports[1]}`}` : ''}`;
   const peer = 'group' in x.peer ? `group ${x.peer.group}` : x.peer.cidr;

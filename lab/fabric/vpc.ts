@@ -9,7 +9,6 @@
 // unnumbered: next hops are 169.254.0.x with permanent neighbours, so no lab address ever
 // collides with a user's.
 import type { BuildContext, EniRecord } from '../context.ts';
-import { vswitchOf } from '../context.ts';
 import { localMacFor, fitIfname, VPC_GATEWAY_MAC } from '../names.ts';
 import type { IfaceDecl } from '../plan.ts';
 import { endpointProbability } from '../services/iptables/probability.ts';
@@ -30,7 +29,7 @@ function routedDefaults(ctx: BuildContext, object: string): void {
 /** Declares the fabric namespaces; call before any datapath attaches an ENI. */
 export function declareFabric(ctx: BuildContext): void {
   const { b, cluster } = ctx;
-  // A segment switched by a top-of-rack router (routers[].vswitch) is built by lab/fabric/tor.ts,
+  // A segment switched by a top-of-rack router (routers[].vswitch) is built by lab/families/calico/tor.ts,
   // not by the VPC; without VPC segments or SLBs there is no VPC router at all.
   const vpcSwitches = cluster.vswitches.filter((v) => !cluster.routers.some((r) => r.vswitch === v.name));
   if (vpcSwitches.length || cluster.slbs.length) {
@@ -68,8 +67,10 @@ function link(ctx: BuildContext, a: { object: string; name: string }, z: { objec
   );
 }
 
-export interface EniAttachment {
+interface EniAttachment {
   node: string;
+  /** The namespace holding the ENI when it is not its node's (an exclusive ENI moved into its pod). */
+  object?: string;
   name: string;
   vswitch: string;
   mac: string;
@@ -79,17 +80,22 @@ export interface EniAttachment {
   aliases?: string[];
 }
 
-/** Plugs an ENI (a veth from the node) into its vSwitch and teaches the vSwitch its addresses. */
-export function attachEni(ctx: BuildContext, a: EniAttachment): EniRecord {
-  const port = fitIfname(`${a.node}-${a.name}`);
+/**
+ * Plugs an ENI (a veth from the node, or from the namespace it was moved to) into its vSwitch
+ * and teaches the vSwitch its addresses. The vSwitch port is named after the node and `port`
+ * (default: the ENI's name there).
+ */
+export function attachEni(ctx: BuildContext, a: EniAttachment & { port?: string }): EniRecord {
+  const { port: portName, object, ...eni } = a;
+  const port = fitIfname(`${a.node}-${portName ?? a.name}`);
   const [nodeIf] = ctx.b.veth(
-    { object: a.node, name: a.name, mac: a.mac, aliases: a.aliases },
+    { object: object ?? a.node, name: a.name, mac: a.mac, aliases: a.aliases },
     { object: a.vswitch, name: port, mac: VPC_GATEWAY_MAC },
   );
   ctx.b.ip(a.vswitch, `link set ${port} up`);
   // Answer ARP at once (the default proxy_delay is up to 0.8 s); only per interface in a netns.
   ctx.b.sysctl(a.vswitch, `net.ipv4.neigh.${port}.proxy_delay`, 0, true);
-  const rec: EniRecord = { ...a, port, nodeIf };
+  const rec: EniRecord = { ...eni, port, nodeIf };
   ctx.enis.push(rec);
   for (const ip of a.ips) learnAddress(ctx, rec, ip);
   return rec;
@@ -100,7 +106,7 @@ export function attachEni(ctx: BuildContext, a: EniAttachment): EniRecord {
  * ENI's port sits in another vSwitch's namespace (a member ENI carried by its trunk's
  * vSwitch), the VPC router also routes that /32 to the vSwitch holding the port.
  */
-export function learnAddress(ctx: BuildContext, eni: EniRecord, ip: string): void {
+function learnAddress(ctx: BuildContext, eni: EniRecord, ip: string): void {
   if (!eni.ips.includes(ip)) eni.ips.push(ip);
   const ns = eni.portVswitch ?? eni.vswitch;
   ctx.b.ip(ns,
@@ -149,7 +155,7 @@ export function finishFabric(ctx: BuildContext): void {
     b.feature('iptables');
   });
   const edge = cluster.slbs[0];
-  for (const c of cluster.clients.filter((x) => !x.router)) { // clients of a BGP router: lab/fabric/tor.ts
+  for (const c of cluster.clients.filter((x) => !x.router)) { // clients of a BGP router: lab/families/calico/tor.ts
     if (!edge) throw new Error(`client ${c.name} needs an SLB: it is the VPC's edge to the internet`);
     const [cIf, eIf] = link(ctx, { object: c.name, name: 'eth0' }, { object: edge.name, name: fitIfname(c.name) });
     b.ip(c.name, `address add ${c.ip}/32 dev eth0`, 'link set eth0 up',
@@ -168,7 +174,7 @@ export function finishFabric(ctx: BuildContext): void {
  * address (the SLB is their route back). A flow whose chosen backend sits behind the very ENI
  * the request came from is dropped: the hairpin a layer-4 SLB cannot serve.
  */
-export function slbRules(ctx: BuildContext, s: BuildContext['cluster']['slbs'][number], vpcCidrs: string[]): string {
+function slbRules(ctx: BuildContext, s: BuildContext['cluster']['slbs'][number], vpcCidrs: string[]): string {
   const chain = `SLB-${s.name.toUpperCase()}`.slice(0, 28);
   const backends = s.backends.map((bk) => {
     const pod = ctx.cluster.pods.find((p) => p.name === bk.pod)!;
@@ -194,8 +200,4 @@ export function slbRules(ctx: BuildContext, s: BuildContext['cluster']['slbs'][n
   }
   filter.push('COMMIT');
   return [...nat, ...filter].join('\n') + '\n';
-}
-
-export function vswitchGateway(ctx: BuildContext, vswitch: string): string {
-  return vswitchOf(ctx.cluster, vswitch).gateway;
 }

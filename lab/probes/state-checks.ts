@@ -4,7 +4,7 @@
 // with what was expected, what was observed and the dumped lines that decided it; nothing here
 // reads the plan to decide an outcome.
 import type { ProbeSpec } from '../contract.ts';
-import { calicoGlobalPeerName, calicoMeshPeerName, calicoNodePeerName, birdSymbol, parseBirdProtocols, parseBirdRoutes } from '../fabric/bgp.ts';
+import { calicoGlobalPeerName, calicoMeshPeerName, calicoNodePeerName, birdSymbol, parseBirdProtocols, parseBirdRoutes } from '../families/calico/bgp/index.ts';
 import type { BgpSessionExpect, IptablesExpect, Probe, RouteExpect, Topology, VethPeerExpect } from '../model.ts';
 import type { Plan } from '../plan.ts';
 import { resolveAddress } from '../topology/load.ts';

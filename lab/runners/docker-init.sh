@@ -7,7 +7,8 @@
 #   env DL_HOST_UID, DL_HOST_GID: the host user who owns the job directory (the evidence the
 #   container writes as root is handed back to it, so the host can read and remove it).
 # The job directory is bind-mounted at the same path as on the host; this script, agent.sh and
-# probe-features.sh are bind-mounted read-only next to each other.
+# probe-features.sh are bind-mounted read-only next to each other (and, for `probe`, the
+# probe table features.tsv from lab/features.ts).
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 JOB=${1:?job dir}
 PHASE=${2:-all}
@@ -37,7 +38,7 @@ fi
 mkdir -p /run/netns
 
 if [[ $PHASE == probe ]]; then
-  bash "$HERE/probe-features.sh"
+  bash "$HERE/probe-features.sh" <"$HERE/features.tsv"
   rc=$?
   exit
 fi

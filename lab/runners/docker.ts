@@ -13,14 +13,15 @@
 // summary the in-container wrapper writes (out/docker-summary.json), which must agree, and the
 // evidence under the job's out/.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StartedTestContainer } from 'testcontainers';
 import type { Job } from './job.ts';
-import { AGENT, FEATURE_SOURCES, hostFeatures } from './native.ts';
+import { AGENT, featureSource, hostFeatures } from './native.ts';
+import { probeTable } from '../features.ts';
 import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { TOOL_PACKAGES, missingTools, toolsFor } from './tools.ts';
@@ -134,8 +135,12 @@ let containerFeatures: Map<string, boolean> | undefined;
 async function containerProbe(tc: Testcontainers): Promise<Map<string, boolean>> {
   if (containerFeatures) return containerFeatures;
   let c: StartedTestContainer | undefined;
+  // The probe table (lab/features.ts) goes in read-only next to probe-features.sh.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dl-features-'));
+  const table = path.join(dir, 'features.tsv');
+  writeFileSync(table, probeTable());
   try {
-    c = await startContainer(tc, `dl-probe-${process.pid}-${Date.now().toString(36)}`, [], 120);
+    c = await startContainer(tc, `dl-probe-${process.pid}-${Date.now().toString(36)}`, [{ source: table, target: `${IN}/features.tsv`, mode: 'ro' }], 120);
     const r = await c.exec(['bash', `${IN}/docker-init.sh`, '-', 'probe']);
     if (r.exitCode !== 0) throw new Error(`feature probe in the container failed (${r.exitCode}): ${r.output.trim()}`);
     containerFeatures = new Map(r.stdout.trim().split('\n').map((l) => {
@@ -145,6 +150,7 @@ async function containerProbe(tc: Testcontainers): Promise<Map<string, boolean>>
     return containerFeatures;
   } finally {
     await stopQuietly(c);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -216,7 +222,7 @@ export const docker: Runner = {
     if (missing.length) {
       return {
         ok: false,
-        reason: `containers share the host kernel (${os.release()}), which lacks ${missing.map((f) => FEATURE_SOURCES[f] ?? f).join('; ')}`,
+        reason: `containers share the host kernel (${os.release()}), which lacks ${missing.map(featureSource).join('; ')}`,
         fix: 'use --runner uml (Debian package user-mode-linux has these as modules), or a docker host whose kernel has them',
       };
     }

@@ -8,6 +8,7 @@ import type { Job } from './job.ts';
 import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { describeMissing, missingTools, toolsFor } from './tools.ts';
+import { featureRecord, probeTable } from '../features.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const AGENT = path.join(here, 'agent.sh');
@@ -16,7 +17,7 @@ let featureCache: Map<string, boolean> | undefined;
 /** Kernel features of the host, probed once per process in a throwaway namespace (needs root). */
 export function hostFeatures(): Map<string, boolean> {
   if (featureCache) return featureCache;
-  const out = execFileSync('bash', [path.join(here, 'probe-features.sh')], { encoding: 'utf8', timeout: 30_000 });
+  const out = execFileSync('bash', [path.join(here, 'probe-features.sh')], { encoding: 'utf8', timeout: 30_000, input: probeTable() });
   featureCache = new Map(out.trim().split('\n').map((l) => {
     const [f, s] = l.split(' ');
     return [f!, s === 'ok'] as [string, boolean];
@@ -24,18 +25,10 @@ export function hostFeatures(): Map<string, boolean> {
   return featureCache;
 }
 
-export const FEATURE_SOURCES: Record<string, string> = {
-  dummy: 'CONFIG_DUMMY (module dummy)',
-  ipvlan: 'CONFIG_IPVLAN (module ipvlan)',
-  vlan: 'CONFIG_VLAN_8021Q (module 8021q)',
-  ipvs: 'CONFIG_IP_VS (modules ip_vs, ip_vs_rr)',
-  iptables: 'iptables with CONFIG_IP_NF_NAT and xt_statistic',
-  ipset: 'CONFIG_IP_SET (hash:ip,port)',
-  clsact: 'CONFIG_NET_SCH_INGRESS (clsact)',
-  bpf: 'CONFIG_BPF_SYSCALL with bpffs mounted at /sys/fs/bpf',
-  veth: 'CONFIG_VETH',
-  bridge: 'CONFIG_BRIDGE',
-};
+/** How to get a feature: its record's CONFIG_ option (lab/features.ts). */
+export function featureSource(name: string): string {
+  return featureRecord(name)?.config ?? name;
+}
 
 export const native: Runner = {
   name: 'native',
@@ -50,7 +43,7 @@ export const native: Runner = {
     if (lacking.length) {
       return {
         ok: false,
-        reason: `the host kernel (${os.release()}) lacks ${lacking.map((f) => FEATURE_SOURCES[f] ?? f).join('; ')}`,
+        reason: `the host kernel (${os.release()}) lacks ${lacking.map(featureSource).join('; ')}`,
         fix: 'use --runner uml (Debian package user-mode-linux has these as modules), or a kernel with them',
       };
     }

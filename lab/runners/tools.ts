@@ -2,27 +2,27 @@
 // reported by name with its package, never discovered halfway through a build.
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { featureRecords } from '../features.ts';
 
-export const TOOL_PACKAGES: Record<string, string> = {
+/** Tools of every build and of the runners; a feature's own tools come from its record (lab/features.ts). */
+const BASE_TOOL_PACKAGES: Record<string, string> = {
   ip: 'iproute2',
   tc: 'iproute2',
   tcpdump: 'tcpdump',
   socat: 'socat',
   conntrack: 'conntrack',
-  ipvsadm: 'ipvsadm',
-  ipset: 'ipset',
-  'iptables-restore': 'iptables',
   'iptables-legacy-restore': 'iptables',
   sysctl: 'procps',
   nsenter: 'util-linux',
   timeout: 'coreutils',
-  bpftool: 'bpftool',
-  clang: 'clang',
-  bird: 'bird2',
-  birdc: 'bird2',
   'linux.uml': 'user-mode-linux',
   modprobe: 'kmod',
   gcc: 'gcc',
+};
+
+export const TOOL_PACKAGES: Record<string, string> = {
+  ...BASE_TOOL_PACKAGES,
+  ...Object.fromEntries(featureRecords().flatMap((r) => Object.entries(r.tools ?? {}))),
 };
 
 const SEARCH = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
@@ -41,14 +41,13 @@ export function which(tool: string): string | undefined {
   return undefined;
 }
 
-/** Tools every build needs, plus those implied by the plan's features. */
+/** Tools every build needs, plus those of the plan's features (their records' `tools`). */
 export function toolsFor(features: Set<string>): string[] {
   const t = ['ip', 'tc', 'tcpdump', 'socat', 'conntrack', 'sysctl', 'timeout', 'nsenter'];
-  if (features.has('ipvs')) t.push('ipvsadm');
-  if (features.has('ipset')) t.push('ipset');
-  if (features.has('iptables')) t.push('iptables-restore');
-  if (features.has('bpf')) t.push('bpftool', 'clang');
-  if (features.has('bgp')) t.push('bird', 'birdc');
+  for (const r of featureRecords()) {
+    if (!features.has(r.name)) continue;
+    for (const tool of Object.keys(r.tools ?? {})) if (!t.includes(tool)) t.push(tool);
+  }
   return t;
 }
 

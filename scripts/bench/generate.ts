@@ -2,7 +2,12 @@
 // YAML the ordinary loader checks. Pure (text in, text out): unit-tested without root.
 import { intToIp, ipToInt } from '../../lab/net.ts';
 
-export type DatapathKind = 'eniip' | 'ipvlan' | 'trunk' | 'calico';
+/** The families the generator can scale up (others are benchmarked from their topology files only). */
+export const GENERATED_KINDS = ['eniip', 'ipvlan', 'trunk', 'calico'] as const;
+export type DatapathKind = (typeof GENERATED_KINDS)[number];
+export function isGeneratedKind(k: string): k is DatapathKind {
+  return (GENERATED_KINDS as readonly string[]).includes(k);
+}
 export type ProxyKind = 'none' | 'ipvs' | 'iptables' | 'ebpf';
 
 export interface GenOptions {

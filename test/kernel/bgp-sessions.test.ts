@@ -32,8 +32,8 @@ import {
   parseBirdProtocols,
   parseBirdRoutes,
   parseIpRouteJson,
-} from '../../lab/fabric/bgp.ts';
-import type { BirdProtocol, KernelRoute } from '../../lab/fabric/bgp.ts';
+} from '../../lab/families/calico/bgp/index.ts';
+import type { BirdProtocol, KernelRoute } from '../../lab/families/calico/bgp/index.ts';
 
 const POLL_MS = 250;
 const BUDGET_MS = 30_000;

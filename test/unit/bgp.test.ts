@@ -14,8 +14,8 @@ import {
   parseBirdProtocols,
   parseBirdRoutes,
   parseIpRouteJson,
-} from '../../lab/fabric/bgp.ts';
-import type { CalicoNodeBirdInput, RouterBirdInput } from '../../lab/fabric/bgp.ts';
+} from '../../lab/families/calico/bgp/index.ts';
+import type { CalicoNodeBirdInput, RouterBirdInput } from '../../lab/families/calico/bgp/index.ts';
 
 const workerB: CalicoNodeBirdInput = {
   nodeName: 'worker-b',

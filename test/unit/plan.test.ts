@@ -5,7 +5,7 @@ import { compileScenario } from '../../lab/compile.ts';
 import { loadTopology, TOPOLOGY_DIR } from '../../lab/topology/load.ts';
 import { renderJob } from '../../lab/runners/job.ts';
 import { renderPlan } from '../../lab/report/plan.ts';
-import type { Plan } from '../../lab/plan.ts';
+import { mergeRestoreTables, type Plan } from '../../lab/plan.ts';
 
 const topo = loadTopology(path.join(TOPOLOGY_DIR, 'eniip.yaml'));
 const scenario = (id: string) => topo.scenarios.find((s) => s.id === id)!;
@@ -94,4 +94,14 @@ test('plan output shows namespaces, batches and the probes', (t) => {
   t.regex(out, /### ip -n dl-LABID-ecs1 -batch -/);
   t.regex(out, /ipvsadm -R/);
   t.regex(out, /## probes\n### p1 .*from centos to 10\.0\.3\.63:80/);
+});
+
+test('two payloads writing one table of a namespace become one iptables-restore section', (t) => {
+  const a = '*nat\n:POSTROUTING ACCEPT [0:0]\n:terway-masq - [0:0]\n-A POSTROUTING ! -o lo -j terway-masq\n-A terway-masq -j MASQUERADE\nCOMMIT';
+  const b = '*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j KUBE-POSTROUTING\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT';
+  const merged = mergeRestoreTables([a, b]);
+  t.is(merged.length, 2);
+  t.is(merged[0], '*nat\n:POSTROUTING ACCEPT [0:0]\n:terway-masq - [0:0]\n:PREROUTING ACCEPT [0:0]\n-A POSTROUTING ! -o lo -j terway-masq\n-A terway-masq -j MASQUERADE\n-A POSTROUTING -j KUBE-POSTROUTING\nCOMMIT');
+  t.is(merged[1], '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT');
+  t.deepEqual(mergeRestoreTables([b]), [b], 'a table written once is left as it was');
 });

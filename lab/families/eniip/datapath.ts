@@ -5,14 +5,14 @@
 // address, `podIP/32 dev cali scope link`, rule 512 `to podIP lookup main`, rule 2048
 // `from podIP lookup 1000+ifindex(ENI)`. Secondary ENI: the node IP as /32 and, in its table,
 // `default via <vSwitch gateway> dev ethN onlink`.
-import type { BuildContext, EniRecord } from '../context.ts';
-import { podsOn, vswitchOf } from '../context.ts';
-import { attachEni } from '../fabric/vpc.ts';
-import { eniRouteTable, macFor } from '../names.ts';
-import type { Datapath } from './types.ts';
-import { nodeNamespace, podServers, policyRoutedPod, primaryEni } from './common.ts';
+import type { BuildContext, EniRecord } from '../../context.ts';
+import { podsOn, vswitchOf } from '../../context.ts';
+import { attachEni } from '../../fabric/vpc.ts';
+import { eniRouteTable, macFor } from '../../names.ts';
+import type { Family } from '../types.ts';
+import { nodeNamespace, podServers, policyRoutedPod, primaryEni } from '../shared/pod-wiring.ts';
 
-export const eniip: Datapath = {
+export const datapath = {
   kind: 'eniip',
   summary: 'Terway ENIIP: pod veth pair to a host cali, policy routing out of the ENI that owns the pod IP',
   build(ctx: BuildContext): void {
@@ -42,4 +42,4 @@ export const eniip: Datapath = {
       }
     }
   },
-};
+} satisfies Pick<Family, 'kind' | 'summary' | 'build'>;

@@ -9,12 +9,12 @@
 // directly connected without a transit subnet. External clients hang off a router the same way
 // as off the VPC's edge (169.254.0.x next hops with permanent neighbours); the router originates
 // each client's /32 into BGP, which is how the rest of the fabric learns the way back.
-import type { BuildContext } from '../context.ts';
-import type { BgpRouter, Client, ClusterNode } from '../model.ts';
-import { fitIfname, localMacFor, macFor } from '../names.ts';
-import { prefixLen } from '../net.ts';
-import type { IfaceDecl } from '../plan.ts';
-import { birdConfigForRouter, type BgpTimers, type RouterPeer } from './bgp.ts';
+import type { BuildContext } from '../../context.ts';
+import type { BgpRouter, Client, ClusterNode } from '../../model.ts';
+import { fitIfname, localMacFor, macFor } from '../../names.ts';
+import { prefixLen } from '../../net.ts';
+import type { IfaceDecl } from '../../plan.ts';
+import { birdConfigForRouter, type BgpTimers, type RouterPeer } from './bgp/index.ts';
 
 const NH_NEAR = '169.254.0.1'; // client → router
 const NH_FAR = '169.254.0.2'; // router → client
@@ -26,10 +26,10 @@ const NH_FAR = '169.254.0.2'; // router → client
  */
 export const LAB_BGP_TIMERS: BgpTimers = { scanTimeSeconds: 1, connectDelaySeconds: 0, connectRetrySeconds: 1, errorWaitSeconds: [1, 3] };
 /** Budget for BGP convergence (every session Established, every route installed) per speaker. */
-export const BGP_CONVERGENCE_SECONDS = 45;
+const BGP_CONVERGENCE_SECONDS = 45;
 
 /** BIRD's control socket for a lab object: short (< 108 bytes), in /run (a tmpfs in UML). */
-export function birdSocket(ctx: BuildContext, object: string): string {
+function birdSocket(ctx: BuildContext, object: string): string {
   return `/run/${ctx.b.ns(object)}.ctl`;
 }
 
@@ -43,7 +43,7 @@ export function torOf(ctx: BuildContext, node: ClusterNode): BgpRouter {
 }
 
 /** Router pairs with a session (peers lists are read as undirected), in declaration order. */
-export function routerLinks(routers: BgpRouter[]): [BgpRouter, BgpRouter][] {
+function routerLinks(routers: BgpRouter[]): [BgpRouter, BgpRouter][] {
   const out: [BgpRouter, BgpRouter][] = [];
   routers.forEach((a, i) => routers.slice(i + 1).forEach((z) => {
     if (a.peers.includes(z.name) || z.peers.includes(a.name)) out.push([a, z]);
@@ -131,7 +131,7 @@ export function plugIntoRack(ctx: BuildContext, node: ClusterNode): IfaceDecl {
 }
 
 /** What each router's BIRD is told: its neighbours (rack nodes and linked routers) and originations. */
-export function routerBirdConfig(ctx: BuildContext, r: BgpRouter): string {
+function routerBirdConfig(ctx: BuildContext, r: BgpRouter): string {
   const { cluster } = ctx;
   const peers: RouterPeer[] = [];
   if (r.vswitch) {
@@ -172,7 +172,7 @@ export function startRouterBirds(ctx: BuildContext): void {
 }
 
 /** Prefixes every BGP speaker must hold once converged: every pod block, rack subnet and client /32. */
-export function convergedPrefixes(ctx: BuildContext): string[] {
+function convergedPrefixes(ctx: BuildContext): string[] {
   const { cluster } = ctx;
   return [
     ...cluster.nodes.flatMap((n) => (n.podCIDR ? [n.podCIDR] : [])),

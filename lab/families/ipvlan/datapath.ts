@@ -19,25 +19,25 @@
 // on two ENIs of one node it leaves by one ENI and comes back by the other through the
 // vSwitch (slaves of different parents do not switch locally); across nodes it never enters
 // either node's stack (the ENI is only the ipvlan parent).
-import type { BuildContext } from '../context.ts';
-import { podsOn, vswitchOf } from '../context.ts';
-import { attachEni } from '../fabric/vpc.ts';
-import type { ClusterNode, Eni } from '../model.ts';
-import { macFor } from '../names.ts';
-import { prefixLen } from '../net.ts';
-import { nodeNamespace, podServers, primaryEni } from './common.ts';
-import type { Datapath } from './types.ts';
+import type { BuildContext } from '../../context.ts';
+import { podsOn, vswitchOf } from '../../context.ts';
+import { attachEni } from '../../fabric/vpc.ts';
+import type { ClusterNode, Eni } from '../../model.ts';
+import { macFor } from '../../names.ts';
+import { prefixLen } from '../../net.ts';
+import { nodeNamespace, podServers, primaryEni } from '../shared/pod-wiring.ts';
+import type { Family } from '../types.ts';
 
 /** Terway's host slave name: `ipvl_<parent ifindex>` (initSlaveName). */
-export function hostSlaveName(parentIfindex: number): string {
+function hostSlaveName(parentIfindex: number): string {
   return `ipvl_${parentIfindex}`;
 }
 
 /** Terway's redirect filter priority on the parent ENI (toU32Filter). */
-export const IPVLAN_REDIRECT_PRIO = 40000;
+const IPVLAN_REDIRECT_PRIO = 40000;
 
 /** The MAC an ENI carries (the topology's, else a stable one in Alibaba's OUI). */
-export function eniMac(node: ClusterNode, eni: Eni): string {
+function eniMac(node: ClusterNode, eni: Eni): string {
   return eni.mac ?? macFor(`${node.name}/${eni.name}`);
 }
 
@@ -45,7 +45,7 @@ export function eniMac(node: ClusterNode, eni: Eni): string {
  * The tc lines of the parent ENI: clsact and the egress u32 redirect of `cidrs` to the host
  * slave (Terway setupFilters / dstIPRule: match the IPv4 destination at offset 16).
  */
-export function redirectFilterLines(eni: string, slave: string, cidrs: string[]): string[] {
+function redirectFilterLines(eni: string, slave: string, cidrs: string[]): string[] {
   return [
     `qdisc add dev ${eni} clsact`,
     ...cidrs.map((c) => `filter add dev ${eni} egress prio ${IPVLAN_REDIRECT_PRIO} protocol ip u32 match ip dst ${c}`
@@ -53,7 +53,7 @@ export function redirectFilterLines(eni: string, slave: string, cidrs: string[])
   ];
 }
 
-export const ipvlan: Datapath = {
+export const datapath = {
   kind: 'ipvlan',
   summary: 'Terway IPVLAN: pod eth0 is an ipvlan L2 slave of its ENI; the node reaches pods through its own slave ipvl_<n>',
   build(ctx: BuildContext): void {
@@ -108,4 +108,4 @@ export const ipvlan: Datapath = {
       }
     }
   },
-};
+} satisfies Pick<Family, 'kind' | 'summary' | 'build'>;

@@ -7,22 +7,22 @@
 // workload interface (proxy_arp, proxy_delay 0, forwarding, route_localnet, rp_filter), plus
 // `<podIP> dev cali… scope link`.
 //
-// Each node runs BIRD with Calico's confd rendering (lab/fabric/bgp.ts): a blackhole for its pod
+// Each node runs BIRD with Calico's confd rendering (./bgp/): a blackhole for its pod
 // block, the block (never a /32 beneath it) exported to its top-of-rack router, routes learned
-// from the ToR programmed into the kernel. The ToR and core routers (lab/fabric/tor.ts) run BIRD
+// from the ToR programmed into the kernel. The ToR and core routers (./tor.ts) run BIRD
 // too; the build waits, bounded, until every session is Established and every pod block is
 // installed everywhere.
-import type { BuildContext } from '../context.ts';
-import { podsOn } from '../context.ts';
-import { birdConfigForNode } from '../fabric/bgp.ts';
-import { declareRouters, LAB_BGP_TIMERS, plugIntoRack, startBird, startRouterBirds, torOf, waitForConvergence } from '../fabric/tor.ts';
-import type { ClusterNode, Pod } from '../model.ts';
-import { CALICO_HOST_MAC, LINK_GATEWAY, localMacFor, vethNameForPod } from '../names.ts';
-import { podServers, nodeNamespace } from './common.ts';
-import type { Datapath } from './types.ts';
+import type { BuildContext } from '../../context.ts';
+import { podsOn } from '../../context.ts';
+import { birdConfigForNode } from './bgp/index.ts';
+import { declareRouters, LAB_BGP_TIMERS, plugIntoRack, startBird, startRouterBirds, torOf, waitForConvergence } from './tor.ts';
+import type { ClusterNode, Pod } from '../../model.ts';
+import { CALICO_HOST_MAC, LINK_GATEWAY, localMacFor, vethNameForPod } from '../../names.ts';
+import { podServers, nodeNamespace } from '../shared/pod-wiring.ts';
+import type { Family } from '../types.ts';
 
 /** Felix's per-workload-interface sysctls (felix/dataplane/linux/endpoint_mgr.go configureInterface). */
-export function felixInterfaceSysctls(cali: string): [string, number][] {
+function felixInterfaceSysctls(cali: string): [string, number][] {
   return [
     [`net.ipv4.conf.${cali}.route_localnet`, 1],
     [`net.ipv4.neigh.${cali}.proxy_delay`, 0],
@@ -34,7 +34,7 @@ export function felixInterfaceSysctls(cali: string): [string, number][] {
 }
 
 /** One workload: the pod namespace, the veth pair and both sides' addresses and routes. */
-export function wireCalicoPod(ctx: BuildContext, node: ClusterNode, pod: Pod): void {
+function wireCalicoPod(ctx: BuildContext, node: ClusterNode, pod: Pod): void {
   const { b } = ctx;
   const cali = vethNameForPod(pod.name, pod.namespace);
   b.namespace(pod.name, 'pod');
@@ -55,14 +55,14 @@ export function wireCalicoPod(ctx: BuildContext, node: ClusterNode, pod: Pod): v
 }
 
 /** The IP pools BIRD knows: the cluster CIDR, else the nodes' blocks themselves. */
-export function calicoPools(ctx: BuildContext): string[] {
+function calicoPools(ctx: BuildContext): string[] {
   const cidr = ctx.cluster.serviceProxy.clusterCIDR;
   if (cidr) return [cidr];
   return ctx.cluster.nodes.flatMap((n) => (n.podCIDR ? [n.podCIDR] : []));
 }
 
 /** A node's BIRD config: its block, peered with its rack's ToR (node-specific BGPPeer, mesh off). */
-export function nodeBirdConfig(ctx: BuildContext, node: ClusterNode): string {
+function nodeBirdConfig(ctx: BuildContext, node: ClusterNode): string {
   const tor = torOf(ctx, node);
   if (!node.podCIDR) throw new Error(`calico: node ${node.name} needs "podCIDR" (its IPAM block, announced over BGP)`);
   return birdConfigForNode({
@@ -77,7 +77,7 @@ export function nodeBirdConfig(ctx: BuildContext, node: ClusterNode): string {
   });
 }
 
-export const calico: Datapath = {
+export const datapath = {
   kind: 'calico',
   summary: 'Calico BGP: pod veth to a host cali (ee:ee:ee:ee:ee:ee, proxy ARP, /32 route); BIRD announces each node block to its top-of-rack router, which peers with a core router',
   build(ctx: BuildContext): void {
@@ -95,4 +95,4 @@ export const calico: Datapath = {
     }
     waitForConvergence(ctx, [...cluster.routers.map((r) => r.name), ...cluster.nodes.map((n) => n.name)]);
   },
-};
+} satisfies Pick<Family, 'kind' | 'summary' | 'build'>;

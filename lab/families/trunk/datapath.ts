@@ -22,24 +22,24 @@
 // On the VPC side (lab/fabric/vpc.ts): the trunk ENI is a veth into its vSwitch; each member ENI
 // is a VLAN sub-interface of the trunk's port there (attachMemberEni), owning the member's
 // address; a member ENI of another vSwitch is delivered through the trunk's vSwitch.
-import type { BuildContext, EniRecord } from '../context.ts';
-import { podsOn, vswitchOf } from '../context.ts';
-import { attachEni, attachMemberEni } from '../fabric/vpc.ts';
-import type { ClusterNode, Pod } from '../model.ts';
+import type { BuildContext, EniRecord } from '../../context.ts';
+import { podsOn, vswitchOf } from '../../context.ts';
+import { attachEni, attachMemberEni } from '../../fabric/vpc.ts';
+import type { ClusterNode, Pod } from '../../model.ts';
 import {
   eniRouteTable, fitIfname, macFor,
-} from '../names.ts';
-import { prefixLen } from '../net.ts';
-import { nodeNamespace, podServers, policyRoutedPod, primaryEni } from './common.ts';
-import type { Datapath } from './types.ts';
+} from '../../names.ts';
+import { prefixLen } from '../../net.ts';
+import { nodeNamespace, podServers, policyRoutedPod, primaryEni } from '../shared/pod-wiring.ts';
+import type { Family } from '../types.ts';
 
 /** The node-side name of a member ENI's VLAN: Terway's `<master>.<vid>`, keeping the last 15 bytes. */
-export function memberVlanName(trunk: string, vid: number): string {
+function memberVlanName(trunk: string, vid: number): string {
   const n = `${trunk}.${vid}`;
   return n.length > 15 ? n.slice(n.length - 15) : n;
 }
 
-export function memberMac(pod: Pod): string {
+function memberMac(pod: Pod): string {
   return pod.memberEni?.mac ?? macFor(`${pod.node}/${pod.name}/member`);
 }
 
@@ -98,7 +98,7 @@ function vlanPod(ctx: BuildContext, node: ClusterNode, trunk: EniRecord, pod: Po
   b.sysctl(pod.name, 'net.ipv4.conf.default.rp_filter', 0);
 }
 
-export const trunk: Datapath = {
+export const datapath = {
   kind: 'trunk',
   summary: 'Terway ENI-Trunking: a member ENI per pod as an 802.1Q VLAN of the node\'s trunk ENI; cali veth + policy routing (veth) or the VLAN as eth0 (vlan); security groups per ENI',
   build(ctx: BuildContext): void {
@@ -117,4 +117,4 @@ export const trunk: Datapath = {
       }
     }
   },
-};
+} satisfies Pick<Family, 'kind' | 'summary' | 'build'>;

@@ -1,12 +1,12 @@
 // Pieces several datapaths share: node namespace defaults, the primary ENI, pod servers.
-import type { BuildContext, EniRecord } from '../context.ts';
-import { attachEni } from '../fabric/vpc.ts';
-import { vswitchOf } from '../context.ts';
-import type { ClusterNode, Pod } from '../model.ts';
+import type { BuildContext, EniRecord } from '../../context.ts';
+import { attachEni } from '../../fabric/vpc.ts';
+import { vswitchOf } from '../../context.ts';
+import type { ClusterNode, Pod } from '../../model.ts';
 import {
   FROM_CONTAINER_PRIORITY, LINK_GATEWAY, localMacFor, macFor, TO_CONTAINER_PRIORITY, vethNameForPod,
-} from '../names.ts';
-import { prefixLen } from '../net.ts';
+} from '../../names.ts';
+import { prefixLen } from '../../net.ts';
 
 /** What Terway's EnsureHostNsConfig writes: forwarding on, rp_filter off, for all and default. */
 export function nodeNamespace(ctx: BuildContext, node: ClusterNode): void {

@@ -1,0 +1,72 @@
+// Kernel features, one record each (lab/families/types.ts FeatureRecord): the core ones every
+// family may use — netns, veth, bridge, dummy, the service proxies' tables, tc and eBPF — and the
+// records each registered family adds. One table feeds the native runner's probe
+// (probe-features.sh runs each probe argv), the tool check (tools.ts) and the modules the UML
+// guest loads.
+import { FAMILIES } from './families/registry.ts';
+import type { FeatureRecord } from './families/types.ts';
+
+export const CORE_FEATURES: FeatureRecord[] = [
+  { name: 'netns', config: 'CONFIG_NET_NS', modules: [], tools: { ip: 'iproute2' } },
+  { name: 'veth', config: 'CONFIG_VETH', modules: ['veth'], probe: ['ip', '-n', '@NS@', 'link', 'add', 't0', 'type', 'veth', 'peer', 'name', 't1'] },
+  { name: 'dummy', config: 'CONFIG_DUMMY (module dummy)', modules: ['dummy'], probe: ['ip', '-n', '@NS@', 'link', 'add', 'd0', 'type', 'dummy'] },
+  { name: 'bridge', config: 'CONFIG_BRIDGE', modules: ['bridge'], probe: ['ip', '-n', '@NS@', 'link', 'add', 'b0', 'type', 'bridge'] },
+  {
+    name: 'ipvs', config: 'CONFIG_IP_VS (modules ip_vs, ip_vs_rr)', modules: ['ip_vs', 'ip_vs_rr'],
+    probe: ['ip', 'netns', 'exec', '@NS@', 'ipvsadm', '-A', '-t', '10.255.255.1:80', '-s', 'rr'], tools: { ipvsadm: 'ipvsadm' },
+  },
+  {
+    name: 'iptables', config: 'iptables with CONFIG_IP_NF_NAT and xt_statistic',
+    modules: ['nf_conntrack', 'nf_nat', 'iptable_nat', 'iptable_filter', 'xt_statistic'],
+    probe: ['ip', 'netns', 'exec', '@NS@', '@IPTABLES_RESTORE@', '@FILE:statistic-dnat.rules@'],
+    tools: { 'iptables-restore': 'iptables' },
+  },
+  {
+    name: 'ipset', config: 'CONFIG_IP_SET (hash:ip,port)', modules: ['ip_set', 'ip_set_hash_ipport'],
+    probe: ['ip', 'netns', 'exec', '@NS@', 'ipset', 'create', 'dltest', 'hash:ip,port'], tools: { ipset: 'ipset' },
+  },
+  { name: 'clsact', config: 'CONFIG_NET_SCH_INGRESS (clsact)', modules: ['sch_ingress'], probe: ['tc', '-n', '@NS@', 'qdisc', 'add', 'dev', 't0', 'clsact'] },
+  {
+    name: 'bpf', config: 'CONFIG_BPF_SYSCALL with bpffs mounted at /sys/fs/bpf', modules: ['cls_bpf'],
+    probe: ['test', '-d', '/sys/fs/bpf'], tools: { bpftool: 'bpftool', clang: 'clang' },
+  },
+];
+
+/** Files a probe may name as `@FILE:<name>@` (probe-features.sh writes them to a temporary directory). */
+export const PROBE_FILES: Record<string, string> = {
+  'statistic-dnat.rules': [
+    '*nat', ':PREROUTING ACCEPT [0:0]',
+    '-A PREROUTING -d 10.255.255.1/32 -p tcp -m statistic --mode random --probability 0.5 -j DNAT --to-destination 10.255.255.2:80',
+    'COMMIT', '',
+  ].join('\n'),
+};
+
+export function featureRecords(): FeatureRecord[] {
+  const all = [...CORE_FEATURES];
+  for (const f of FAMILIES) {
+    for (const r of f.features) if (!all.some((x) => x.name === r.name)) all.push(r);
+  }
+  return all;
+}
+
+export function featureRecord(name: string): FeatureRecord | undefined {
+  return featureRecords().find((r) => r.name === name);
+}
+
+/** The modules a plan needs: those its compilers asked for plus those of its features. */
+export function modulesFor(features: Iterable<string>, explicit: string[] = []): string[] {
+  const out = new Set(explicit);
+  for (const f of features) for (const m of featureRecord(f)?.modules ?? []) out.add(m);
+  return [...out];
+}
+
+/**
+ * The probe table probe-features.sh reads on stdin: `@file NAME` blocks (content up to a line
+ * `@end`), then one `FEATURE<TAB>argv…` line per probed feature, in order (later probes may use
+ * the links earlier ones made: clsact needs veth's t0).
+ */
+export function probeTable(): string {
+  const files = Object.entries(PROBE_FILES).map(([n, c]) => `@file ${n}\n${c}@end\n`).join('');
+  const lines = featureRecords().filter((r) => r.probe).map((r) => [r.name, ...r.probe!].join('\t'));
+  return `${files}${lines.join('\n')}\n`;
+}
