@@ -10,6 +10,7 @@ PACKAGES=(
   iproute2 iptables ipset ipvsadm conntrack tcpdump socat curl procps util-linux kmod psmisc
   user-mode-linux          # the uml runner's kernel (linux.uml + modules: ipvlan, 8021q, dummy, ip_vs)
   gcc libc6-dev            # builds the UML xstate shim (lab/runners/native/uml-xstate-shim.c)
+  libpcap-dev              # builds the capture process (lab/runners/native/dlcap.c: filter compiler)
   bpftool clang llvm libbpf-dev   # the tc eBPF load balancer (bpf/lb4.c)
   bird2                    # Calico BGP: nodes, top-of-rack and core routers
   iperf3 sockperf mininet bridge-utils iputils-ping   # npm run bench: throughput, latency, the Mininet reference
@@ -40,4 +41,6 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet bird 2>/dev/nu
 if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
 # The tc eBPF load balancer, compiled from source (clang -target bpf) into .lab/bpf/lb4.o.
 bash scripts/build-bpf.sh >/dev/null
+# The lab's capture process: one packet socket per lab namespace, one pcapng stream (.lab/dlcap).
+mkdir -p .lab && gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"

@@ -14,6 +14,7 @@ import { parseConntrack, parseIpvsadm } from './tables.ts';
 import { baselineDump, sgVerdictCheck } from './security-groups.ts';
 import { stateChecks } from './state-checks.ts';
 import { checksumCheck, ebpfLbCheck } from './ebpf-checks.ts';
+import { packetsFromPcapng } from '../evidence/pcapng.ts';
 
 export interface Check {
   name: string;
@@ -73,7 +74,9 @@ export function readEvidence(jobDir: string, plan: Plan): Evidence {
   const out = path.join(jobDir, 'out');
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
   const packets: Packet[] = [];
-  for (const n of plan.namespaces) packets.push(...parseTcpdump(read(path.join(out, 'capture', `${n.ns}.txt`)), n.object));
+  const pcapng = path.join(out, 'capture.pcapng');
+  if (existsSync(pcapng)) packets.push(...packetsFromPcapng(readFileSync(pcapng)));
+  else for (const n of plan.namespaces) packets.push(...parseTcpdump(read(path.join(out, 'capture', `${n.ns}.txt`)), n.object));
   packets.sort((a, b) => a.ts - b.ts);
   const dumps = new Map<string, string>();
   const dumpDir = path.join(out, 'dump');
@@ -89,15 +92,21 @@ function attemptsOf(ev: Evidence, spec: ProbeSpec): Attempt[] {
   }));
 }
 
+/**
+ * The capture window of a probe: from its start to half a second after its end (late FIN/ACKs),
+ * but never into the next probe's window, so that probes need no pause between them.
+ */
 function probeWindow(ev: Evidence, spec: ProbeSpec): [number, number] {
   let a = 0;
   let z = Number.MAX_SAFE_INTEGER;
+  let next = Number.MAX_SAFE_INTEGER;
   for (const line of ev.events.split('\n')) {
     const f = line.split('\t');
     if (f[1] === 'probe-start' && f[2] === spec.id) a = Number(f[0]);
+    else if (f[1] === 'probe-start' && a && z !== Number.MAX_SAFE_INTEGER && next === Number.MAX_SAFE_INTEGER) next = Number(f[0]);
     if (f[1] === 'probe-end' && f[2] === spec.id) z = Number(f[0]);
   }
-  return [a, z];
+  return [a, Math.min(z + 0.5, next)];
 }
 
 // ---- interface references ------------------------------------------------------------------
@@ -263,7 +272,7 @@ export function analyzeProbe(topo: Topology, compiled: Compiled, ev: Evidence, s
 
   // The request of the chosen attempt: its SYN leaving the client namespace.
   const [w0, w1] = probeWindow(ev, spec);
-  const windowPkts = ev.packets.filter((p) => p.ts >= w0 - 0.05 && p.ts <= w1 + 0.5);
+  const windowPkts = ev.packets.filter((p) => p.ts >= w0 && p.ts < w1);
   const perIface = new Map<string, string[]>();
   for (const p of windowPkts) {
     const k = ifaceLabel(plan, p.object, p.ifname);

@@ -18,8 +18,14 @@ export interface Packet {
   flags: string; // tcpdump's flag string: S, S., ., P., F., R ...
   seq?: number;
   ack?: number;
-  /** tcpdump's verdict on the TCP checksum (undefined when not printed). */
+  /** Whether the TCP checksum verifies (undefined when it could not be checked). */
   cksumOk?: boolean;
+  /** The TCP checksum field as captured. */
+  cksum?: number;
+  /** IPv4 total length and header length: the TCP length of the pseudo-header is their difference. */
+  ipLen?: number;
+  ipHeaderLen?: number;
+  /** A one-line description of the packet (tcpdump's text, or the decoder's summary). */
   raw: string;
 }
 
@@ -47,13 +53,16 @@ export function parseTcpdump(text: string, object: string): Packet[] {
     const id = /\bid (\d+)/.exec(h[4]!);
     const seq = /\bseq (\d+)/.exec(rest);
     const ack = /\back (\d+)/.exec(rest);
-    const ck = /cksum 0x[0-9a-f]+ \((correct|incorrect[^)]*)\)/.exec(rest);
+    const ck = /cksum 0x([0-9a-f]+) \((correct|incorrect[^)]*)\)/.exec(rest);
+    // The IP total length; with IP options tcpdump prints "options (…)" before it, so no match.
+    const len = /proto TCP \(6\), length (\d+)\)/.exec(h[4]!);
     out.push({
       object, ts: Number(h[1]), ifname: h[2]!, dir: h[3] === 'Out' ? 'Out' : 'In', otherHost: h[3] === 'P' ? true : undefined,
       vlan: vlan ? Number(vlan[1]) : undefined, ttl: ttl ? Number(ttl[1]) : undefined, ipId: id ? Number(id[1]) : undefined,
       src: tcp[1]!, sport: Number(tcp[2]), dst: tcp[3]!, dport: Number(tcp[4]), flags: tcp[5]!,
       seq: seq ? Number(seq[1]) : undefined, ack: ack ? Number(ack[1]) : undefined,
-      cksumOk: ck ? ck[1] === 'correct' : undefined,
+      cksumOk: ck ? ck[2] === 'correct' : undefined, cksum: ck ? parseInt(ck[1]!, 16) : undefined,
+      ipLen: len ? Number(len[1]) : undefined, ipHeaderLen: len ? 20 : undefined,
       raw: body,
     });
   }

@@ -1,6 +1,6 @@
 // Checks for the tc eBPF service load balancer (serviceProxy ebpf) and for the TCP checksums of
 // captured packets. Both read only what the kernel produced: the maps as bpftool dumped them
-// after the probes, and the checksum fields as tcpdump printed them.
+// after the probes, and the checksum fields of the captured packets.
 import type { EbpfLbExpect, Topology } from '../model.ts';
 import type { Plan } from '../plan.ts';
 import { formatLbList, dumpToTable, parseLbMapsDump, type LbMapsDump } from '../services/ebpf/maps.ts';
@@ -95,19 +95,17 @@ export function pseudoHeaderSum(src: string, dst: string, tcpLength: number, pro
 }
 
 /**
- * What a receiver makes of a captured TCP checksum: `full` (tcpdump verified it), `partial`
+ * What a receiver makes of a captured TCP checksum: `full` (it verifies), `partial`
  * (CHECKSUM_PARTIAL: the field holds the pseudo-header sum of the addresses the packet carries,
  * which the sending NIC — or nobody, between veths — completes), `bad` (neither: e.g. a NAT that
  * rewrote an address without updating the pseudo-header part), `unknown` (not printed).
  */
 export function classifyChecksum(p: Packet): { kind: CksumKind; field?: number; pseudo?: number } {
-  const ck = /cksum 0x([0-9a-f]+) \((correct|incorrect)/.exec(p.raw);
-  if (!ck) return { kind: 'unknown' };
-  const field = parseInt(ck[1]!, 16);
-  if (ck[2] === 'correct') return { kind: 'full', field };
-  const len = /proto TCP \(6\), length (\d+)\)/.exec(p.raw); // IP total length; options would print "options (…)"
-  if (!len) return { kind: 'unknown', field };
-  const pseudo = pseudoHeaderSum(p.src, p.dst, Number(len[1]) - 20);
+  if (p.cksum === undefined || p.cksumOk === undefined) return { kind: 'unknown' };
+  const field = p.cksum;
+  if (p.cksumOk) return { kind: 'full', field };
+  if (p.ipLen === undefined || p.ipHeaderLen === undefined) return { kind: 'unknown', field };
+  const pseudo = pseudoHeaderSum(p.src, p.dst, p.ipLen - p.ipHeaderLen);
   return { kind: field === pseudo ? 'partial' : 'bad', field, pseudo };
 }
 

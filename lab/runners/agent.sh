@@ -22,8 +22,18 @@ IPT_SAVE=${DL_IPTABLES_SAVE:-iptables-save}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
-event() { printf '%s\t%s\n' "$(now)" "$*" >>"$OUT/events.tsv"; }
+# No command substitution here: in UML every fork costs milliseconds.
+event() { printf '%s\t%s\n' "${EPOCHREALTIME/,/.}" "$*" >>"$OUT/events.tsv"; }
 fail() { event "error	$*"; echo "agent: $*" >&2; exit 10; }
+# pause SECONDS: a sleep without a process (a read that times out on a FIFO nobody writes to).
+TICK_FD=""
+pause() {
+  if [[ -z $TICK_FD ]]; then
+    [[ -p $OUT/.tick ]] || mkfifo "$OUT/.tick"
+    exec {TICK_FD}<>"$OUT/.tick"
+  fi
+  read -r -t "$1" -u "$TICK_FD" _ || true
+}
 
 # --- build -------------------------------------------------------------------------------
 run_step() {
@@ -39,15 +49,40 @@ run_step() {
     exec)       local ns=$1; shift; ip netns exec "$ns" "$@" ;;
     nsenter)    local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@" ;;
     host)       "$@" ;;                                                  # host-side tool (bpftool pin dir, mkdir) — never networking
-    daemon)     local ns=$1 name=$2; shift 2
+    daemon)     local ns=$1 name=$2 a; shift 2
                 ip netns exec "$ns" "$@" >"$OUT/daemon-$name.log" 2>&1 </dev/null &
                 echo "$!" >>"$OUT/daemons.pid"
+                for a in "$@"; do [[ $a =~ ^TCP[46]?-LISTEN:([0-9]+) ]] && LISTENERS+=("$!	$ns	${BASH_REMATCH[1]}"); done
                 printf '%s\tdaemon-start\t%s\n' "${EPOCHREALTIME/,/.}" "$name" >>"$OUT/events.tsv" ;;
     sleep)      sleep "$1" ;;
-    waitfile)   local i; for ((i = 0; i < $2 * 10; i++)); do [[ -s $JOB/$1 ]] && return 0; sleep 0.1; done; return 1 ;;
+    waitfile)   local i; for ((i = 0; i < $2 * 50; i++)); do [[ -s $JOB/$1 ]] && return 0; pause 0.02; done; return 1 ;;
     waitbgp)    wait_bgp "$@" ;;
     *)          echo "unknown step kind: $kind" >&2; return 2 ;;
   esac
+}
+
+# Servers the build started (pid, namespace, TCP port): probes wait until each listens, read from
+# /proc/PID/net/tcp (the daemon's own namespace, once it is in the lab's) without a process.
+LISTENERS=()
+wait_listeners() {
+  local entry pid ns port hex deadline=$((EPOCHSECONDS + 10)) sl local rem st rest up
+  for entry in "${LISTENERS[@]}"; do
+    IFS=$'\t' read -r pid ns port <<<"$entry"
+    printf -v hex ':%04X' "$port"
+    up=0
+    while ((EPOCHSECONDS <= deadline)); do
+      [[ -d /proc/$pid ]] || break
+      if [[ /proc/$pid/ns/net -ef /run/netns/$ns ]]; then
+        while read -r sl local rem st rest; do
+          [[ $st == 0A && $local == *"$hex" ]] && { up=1; break; }
+        done <"/proc/$pid/net/tcp"
+      fi
+      ((up)) && break
+      pause 0.01
+    done
+    ((up)) || event "listener-not-ready	$ns	$port"
+  done
+  LISTENERS=()
 }
 
 # waitbgp NS SOCK SECONDS PREFIX...: polls BIRD's control socket until every BGP protocol is up
@@ -87,13 +122,13 @@ wait_bgp() {
       echo "$out" >&2
       return 1
     fi
-    sleep 0.2
+    pause 0.2
   done
 }
 
 build() {
   event "build-start"
-  local n=0 line
+  local n=0 line steps=""
   while IFS= read -r line || [[ -n $line ]]; do
     [[ -z $line || $line == \#* ]] && continue
     n=$((n + 1))
@@ -108,7 +143,12 @@ build() {
       cat "$OUT/step.err" >>"$OUT/build-error"
       return 1
     fi
+    # The namespaces exist: the capture opens its sockets while the rest of the build runs.
+    [[ ${f[0]} == netns && $PHASE == all && -s $JOB/probes.tsv && -n $DLCAP ]] && start_captures
+    steps+="${EPOCHREALTIME/,/.}	step-end	$n	${f[0]}	${f[1]:-}"$'\n'
   done <"$JOB/manifest.tsv"
+  # Per-step end times (for the bench's phase split), written once: hostfs writes are not free.
+  printf '%s' "$steps" >>"$OUT/events.tsv"
   event "build-end	$n"
 }
 
@@ -117,8 +157,31 @@ build() {
 # dump-spec: comma list of kind:ns with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
 # (bird: `birdc show protocols` and `show route all` on the control socket /run/<ns>.ctl)
 CAP_PIDS=()
+CAP_MODE=""
+# dlcap (native/dlcap.c): one process opens a packet socket in every lab namespace and writes
+# one pcapng stream; found next to the agent (container), via DL_DLCAP, or in the repo's .lab/.
+DLCAP=${DL_DLCAP:-}
+for c in "$DLCAP" "$(dirname "$0")/dlcap" "$(dirname "$0")/../../.lab/dlcap"; do
+  [[ -n $c && -x $c ]] && { DLCAP=$c; break; }
+done
+[[ -x $DLCAP ]] || DLCAP=""
+
+# start_captures: starts the capture of every lab namespace (idempotent); captures_ready waits
+# until every socket is open. Started right after the namespaces exist, so it is ready when the
+# build is done.
 start_captures() {
-  local ns filter=$1
+  [[ -n $CAP_MODE ]] && return 0
+  local ns filter
+  filter=$(<"$JOB/capture-filter") 2>/dev/null || filter="tcp"
+  if [[ -n $DLCAP ]]; then
+    local -a spaces=()
+    while IFS= read -r ns; do [[ -n $ns ]] && spaces+=("${ns:10}=/run/netns/$ns"); done <"$JOB/namespaces"
+    coproc CAP { exec "$DLCAP" "$OUT/capture.pcapng" "$filter" "${spaces[@]}" 2>"$OUT/capture.err"; }
+    CAP_PIDS+=("$CAP_PID")
+    CAP_MODE=dlcap
+    return 0
+  fi
+  CAP_MODE=tcpdump
   while IFS= read -r ns; do
     [[ -z $ns ]] && continue
     # One tcpdump per namespace: -i any prints interface and direction of every packet.
@@ -126,8 +189,17 @@ start_captures() {
       >"$OUT/capture/$ns.txt" 2>"$OUT/capture/$ns.err" </dev/null &
     CAP_PIDS+=("$!")
   done <"$JOB/namespaces"
-  # Wait until every tcpdump has opened its socket ("listening on" on stderr), bounded.
-  local i ready
+}
+
+captures_ready() {
+  local line="" i ready ns
+  if [[ $CAP_MODE == dlcap ]]; then
+    # dlcap prints "ready" once every socket is open: a blocking read, no polling.
+    [[ -n ${CAP[0]:-} ]] && read -r -t 60 -u "${CAP[0]}" line
+    [[ $line == ready ]] || event "capture-not-ready"
+    return 0
+  fi
+  # tcpdump: until each has opened its socket ("listening on" on stderr), bounded.
   for ((i = 0; i < 300; i++)); do
     ready=1
     while IFS= read -r ns; do
@@ -135,17 +207,19 @@ start_captures() {
       grep -q 'listening on' "$OUT/capture/$ns.err" 2>/dev/null || { ready=0; break; }
     done <"$JOB/namespaces"
     ((ready)) && break
-    sleep 0.1
+    pause 0.1
   done
   ((ready)) || event "capture-not-ready"
 }
 
 stop_captures() {
-  sleep "${DL_CAPTURE_SETTLE:-0.3}"
+  # dlcap reads what its sockets still hold until they stay quiet; tcpdump gets a fixed grace.
+  [[ $CAP_MODE == tcpdump ]] && sleep "${DL_CAPTURE_SETTLE:-0.3}"
   local p
   for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
   for p in "${CAP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   CAP_PIDS=()
+  CAP_MODE=""
 }
 
 dump() {  # dump KIND NS FILE
@@ -217,9 +291,9 @@ final_dumps() {
 
 run_probes() {
   [[ -s $JOB/probes.tsv ]] || { final_dumps; return 0; }
-  local filter
-  filter=$(cat "$JOB/capture-filter" 2>/dev/null || echo "tcp")
-  start_captures "$filter"
+  start_captures
+  wait_listeners
+  captures_ready
   event "captures-ready"
   local line n=0
   while IFS= read -r line || [[ -n $line ]]; do
@@ -241,7 +315,6 @@ run_probes() {
       [[ -z $spec ]] && continue
       dump "${spec%%:*}" "${spec#*:}" "$OUT/dump/$id.${spec%%:*}.${spec#*:}.txt"
     done
-    sleep "${DL_PROBE_GAP:-0.2}"   # keeps probes apart in the capture timelines
   done <"$JOB/probes.tsv"
   stop_captures
   final_dumps
@@ -296,7 +369,8 @@ serve() {
   local ctl="$JOB/ctl"
   mkdir -p "$ctl"
   : >"$OUT/ready"   # only once requests can be dropped
-  mkfifo "$OUT/.tick" && exec 9<>"$OUT/.tick"
+  [[ -p $OUT/.tick ]] || mkfifo "$OUT/.tick"
+  exec 9<>"$OUT/.tick"
   declare -A running=()
   local req id
   while :; do

@@ -22,6 +22,7 @@ import type { StartedTestContainer } from 'testcontainers';
 import type { Job } from './job.ts';
 import { AGENT, featureSource, hostFeatures } from './native.ts';
 import { probeTable } from '../features.ts';
+import { ensureDlcap } from './dlcap.ts';
 import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { TOOL_PACKAGES, missingTools, toolsFor } from './tools.ts';
@@ -239,7 +240,10 @@ export const docker: Runner = {
       const tc = await testcontainers();
       let c: StartedTestContainer | undefined;
       try {
-        c = await startContainer(tc, `dl-${job.labId}`, [{ source: job.dir, target: job.dir, mode: 'rw' }], Math.ceil(timeoutMs / 1000) + 120);
+        // The capture process (built on the host; the image has its libpcap through tcpdump), found next to the agent.
+        const dlcap = ensureDlcap().path;
+        const mounts = [{ source: job.dir, target: job.dir, mode: 'rw' as const }, ...(dlcap ? [{ source: dlcap, target: `${IN}/dlcap`, mode: 'ro' as const }] : [])];
+        c = await startContainer(tc, `dl-${job.labId}`, mounts, Math.ceil(timeoutMs / 1000) + 120);
         result = await execAgent(c, job, phase, timeoutMs);
       } catch (e) {
         result = { agentStatus: 12, log: `cannot start the container: ${(e as Error).message}` };

@@ -9,6 +9,7 @@ import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { describeMissing, missingTools, toolsFor } from './tools.ts';
 import { featureRecord, probeTable } from '../features.ts';
+import { ensureDlcap } from './dlcap.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const AGENT = path.join(here, 'agent.sh');
@@ -52,6 +53,7 @@ export const native: Runner = {
   async run(job: Job, phase: AgentPhase, opts = {}): Promise<RunOutcome> {
     const t0 = Date.now();
     const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
+    ensureDlcap(); // the agent finds it in .lab/ (or captures with tcpdump)
     const child = spawn('bash', [AGENT, job.dir, phase], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env } });
     let log = '';
     child.stdout.on('data', (d: Buffer) => { log += d.toString(); });

@@ -13,6 +13,7 @@ import type { Job } from './job.ts';
 import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { describeMissing, missingTools, toolsFor, which } from './tools.ts';
+import { ensureDlcap } from './dlcap.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const INIT = path.join(here, 'uml-init.sh');
@@ -75,6 +76,7 @@ export const uml: Runner = {
       'con=null', 'con0=fd:0,fd:1', 'con1=fd:3', `umid=${umid}`, `uml_dir=${umlDir}`, 'quiet',
     ];
     const env = { ...process.env, LD_PRELOAD: ensureShim() };
+    ensureDlcap(); // the agent finds it in .lab/ on hostfs (or captures with tcpdump)
     const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
     let consoleText = '';
     let summary: { rc: number; kernel: string } | undefined;
@@ -153,6 +155,7 @@ export async function startDetached(job: Job, timeoutMs = 10 * 60_000): Promise<
     `DL_JOB=${job.dir}`, 'DL_PHASE=serve', `DL_MODULES=${job.compiled.plan.modules.join(',')}`,
     'con=null', 'con0=fd:0,fd:1', `umid=dl-${job.labId}`, `uml_dir=${umlDir}`, 'quiet',
   ];
+  ensureDlcap();
   const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, LD_PRELOAD: ensureShim() } });
   child.unref();
   let exited = false;

@@ -144,7 +144,7 @@ test('checksums: CHECKSUM_PARTIAL is the pseudo-header sum of the captured addre
   t.is(classifyChecksum(syn!).kind, 'partial');
   t.is(classifyChecksum(full!).kind, 'full');
   // The same SYN as if the DNAT had not updated the pseudo-header part (field still for the ClusterIP).
-  const stale = { ...syn!, raw: syn!.raw.replace('cksum 0x1a59', `cksum 0x${pseudoHeaderSum('10.0.3.5', '192.168.27.242', 40).toString(16)}`) };
+  const stale = { ...syn!, cksum: pseudoHeaderSum('10.0.3.5', '192.168.27.242', 40) };
   t.is(classifyChecksum(stale).kind, 'bad');
   const server = { ...syn!, object: 'nginx', dir: 'In' as const };
   t.true(checksumCheck([syn!, server], [synack!], 'centos', 'nginx').passed);
