@@ -1,107 +1,139 @@
-// `lab down --all`: removes whatever a killed run left behind — lab namespaces (dl-*) and the
-// processes inside them, UML guests started by the lab, job directories. It touches nothing
-// that does not carry the lab's marks (namespace prefix, umid prefix, state directory).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+// `lab down ID` and `lab down --all`: take down this user's labs by replaying their journals
+// (lab/state/journal.ts) — and touch nothing else. No name matching over the machine: a dl-…
+// namespace, a /run/dl-….ctl, a bpffs folder or a UML guest the journal does not name is not the
+// lab's, whoever made it. `--all` takes the labs whose command is gone (killed runs, `lab up`
+// labs); a lab whose command still runs is left alone unless --force.
+import { spawnSync } from 'node:child_process';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { NS_PREFIX } from './names.ts';
-import { stateRoot } from './runners/job.ts';
-import { downLab, listLabs } from './interactive.ts';
+import { LabError, EXIT } from './errors.ts';
+import { AGENT } from './runners/native.ts';
+import { lastProc, runnerOf, type Journal } from './state/journal.ts';
+import { findLab, listLabDirs, removeLabDir, type LabEntry } from './state/labs.ts';
+import { isRunning, signalRecorded, type RecordedProcess } from './state/proc.ts';
 
 export interface DownResult {
-  labs: string[]; // labs left up by `lab up`, taken down gracefully
-  namespaces: string[];
-  processes: number[];
-  umlGuests: number[];
-  jobDirs: string[];
+  labs: string[]; // labs taken down
+  skipped: { labId: string; why: string }[];
+  namespaces: number;
+  umlGuests: number;
+  containers: number;
+  jobDirs: number;
+  problems: string[];
 }
 
-function labNamespaces(labId?: string): string[] {
-  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  if (r.status !== 0) return [];
-  return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(labId ? `${NS_PREFIX}${labId}-` : NS_PREFIX));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitGone(p: RecordedProcess, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (isRunning(p) && Date.now() < end) await sleep(100);
+  return !isRunning(p);
 }
 
-function umlGuests(labId?: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (path.basename(cmd[0] ?? '') === 'linux.uml' && cmd.some((a) => a.startsWith(labId ? `umid=dl-${labId}` : 'umid=dl-'))) pids.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return pids;
+/** Stops a recorded process: TERM (it cleans up), then KILL; its process group too when it leads one. */
+async function stop(p: RecordedProcess, graceMs: number, group: boolean): Promise<void> {
+  if (!isRunning(p)) return;
+  const sig = (s: NodeJS.Signals) => {
+    if (!isRunning(p)) return;
+    try { process.kill(group ? -p.pid : p.pid, s); } catch { signalRecorded(p, s); }
+  };
+  sig('SIGTERM');
+  if (await waitGone(p, graceMs)) return;
+  sig('SIGKILL');
+  await waitGone(p, 2000);
 }
 
-/** Agent processes (lab/runners/agent.sh) working on a job of this lab (or of any lab). */
-function agents(labId?: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (cmd.some((a) => a.endsWith('/agent.sh')) && cmd.some((a) => a.includes(labId ? `/job-${labId}-` : '/job-'))) pids.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return pids;
-}
-
-export async function down(labId?: string): Promise<DownResult> {
-  const res: DownResult = { labs: [], namespaces: [], processes: [], umlGuests: [], jobDirs: [] };
-  // Labs left up on purpose (`lab up`): take them down gracefully first.
-  for (const s of listLabs().filter((x) => !labId || x.labId === labId)) {
-    await downLab(s);
-    res.labs.push(s.labId);
-  }
-  // UML guests first: their namespaces live inside them and vanish with them.
-  for (const pid of umlGuests(labId)) {
-    try {
-      process.kill(pid, 'SIGTERM');
-      res.umlGuests.push(pid);
-    } catch { /* gone */ }
-  }
-  if (res.umlGuests.length) {
-    spawnSync('sleep', ['1']);
-    for (const pid of umlGuests(labId)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  }
-  // Agents of killed CLIs run on in the root namespace (their own process group): stop them
-  // before removing what they build, or they would go on building into a lab being removed.
-  for (const pid of agents(labId)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-      res.processes.push(pid);
-    } catch { /* gone */ }
-  }
-  const nss = labNamespaces(labId);
-  if (nss.length && process.getuid?.() !== 0) throw new Error(`lab namespaces exist (${nss.join(', ')}) but removing them needs root`);
-  for (const ns of nss) {
-    const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-    for (const pid of pids) try { process.kill(pid, 'SIGKILL'); res.processes.push(pid); } catch { /* gone */ }
-  }
-  if (nss.length) {
-    execFileSync('ip', ['-force', '-batch', '-'], { input: nss.map((n) => `netns delete ${n}\n`).join(''), stdio: ['pipe', 'ignore', 'ignore'] });
-    res.namespaces = nss;
-  }
-  // Control sockets of the labs' routing daemons (BIRD: /run/<namespace>.ctl, native runs only).
-  const sockPrefix = labId ? `${NS_PREFIX}${labId}-` : NS_PREFIX;
-  for (const f of existsSync('/run') ? readdirSync('/run') : []) {
-    if (f.startsWith(sockPrefix) && f.endsWith('.ctl')) rmSync(path.join('/run', f), { force: true });
-  }
-  // Pins of the labs' eBPF load balancers (serviceProxy ebpf): /sys/fs/bpf/dl-<labid>, native runs only.
+/** Asks a `lab up` guest's serve loop to tear down (ctl/<id>.req "down"), bounded. */
+async function askGuestDown(dir: string, guest: RecordedProcess): Promise<void> {
+  const ctl = path.join(dir, 'ctl');
+  if (!existsSync(ctl)) return;
+  const id = `down-${process.pid}-${Date.now()}`;
   try {
-    for (const f of readdirSync('/sys/fs/bpf')) {
-      if (labId ? f === `${NS_PREFIX}${labId}` : /^dl-[0-9a-f]{6}$/.test(f)) rmSync(path.join('/sys/fs/bpf', f), { recursive: true, force: true });
+    writeFileSync(path.join(ctl, `${id}.tmp`), 'down');
+    renameSync(path.join(ctl, `${id}.tmp`), path.join(ctl, `${id}.req`));
+  } catch {
+    return; // a full disk: the forceful path follows
+  }
+  const end = Date.now() + 30_000;
+  while (isRunning(guest) && Date.now() < end && !existsSync(path.join(ctl, `${id}.rc`))) await sleep(200);
+  await waitGone(guest, 10_000);
+}
+
+const liveNamespaces = (j: Journal) => j.entries.filter((e) => e.kind === 'netns' && existsSync(`/run/netns/${e.name}`)).length;
+
+/** Takes one lab down by its journal; returns what went, or throws when it cannot. */
+export async function takeDown(e: LabEntry): Promise<{ namespaces: number; umlGuests: number; containers: number }> {
+  const j = e.journal;
+  const res = { namespaces: 0, umlGuests: 0, containers: 0 };
+  const runner = runnerOf(j);
+  const guest = lastProc(j, 'guest');
+  if (guest && isRunning(guest)) {
+    // Everything the guest made lives in its kernel and dies with it.
+    if (e.record?.mode === 'up') await askGuestDown(e.dir, guest);
+    await stop(guest, 5000, true);
+    res.umlGuests++;
+  }
+  for (const c of j.entries) {
+    if (c.kind !== 'container') continue;
+    // The container removes itself when stopped (AutoRemove); `docker rm -f` for a killed run.
+    const r = spawnSync('docker', ['rm', '-f', c.name], { stdio: 'ignore', timeout: 60_000 });
+    if (r.status === 0) res.containers++;
+  }
+  if (runner === 'native' || (runner === undefined && j.entries.some((x) => x.kind === 'netns'))) {
+    // An agent whose command was killed runs on: TERM lets it tear down itself (its EXIT trap).
+    const agent = lastProc(j, 'agent');
+    if (agent) await stop(agent, 10_000, false);
+    res.namespaces = liveNamespaces(j);
+    if (res.namespaces && process.getuid?.() !== 0) throw new LabError(`lab ${e.labId} has ${res.namespaces} namespace(s) on the host kernel: removing them needs root`, EXIT.noRunner);
+    // The agent's teardown replays the kernel-side journal lines (namespaces, daemons, sockets, pins).
+    const t = spawnSync('bash', [AGENT, e.dir, 'teardown'], { encoding: 'utf8', timeout: 120_000 });
+    if (t.status !== 0) throw new LabError(`the teardown of lab ${e.labId} failed: ${(t.stderr || t.error?.message || '').trim()}`, EXIT.infra);
+    const left = liveNamespaces(j);
+    if (left) throw new LabError(`lab ${e.labId}: ${left} namespace(s) are still there after its teardown`, EXIT.infra);
+  }
+  removeLabDir(e.labId);
+  return res;
+}
+
+/** Why a lab is left alone by `down` without --force, or undefined. */
+export function busy(e: LabEntry): string | undefined {
+  const owner = lastProc(e.journal, 'owner');
+  if (owner && owner.pid !== process.pid && isRunning(owner)) return `its command (pid ${owner.pid}) still runs: stop it, or lab down --force`;
+  return undefined;
+}
+
+export async function down(opts: { labId?: string; force?: boolean }): Promise<DownResult> {
+  const res: DownResult = { labs: [], skipped: [], namespaces: 0, umlGuests: 0, containers: 0, jobDirs: 0, problems: [] };
+  let labs: LabEntry[];
+  if (opts.labId) {
+    const e = findLab(opts.labId);
+    if (!e) throw new LabError(`you have no lab ${opts.labId} (lab status lists yours)`, EXIT.usage);
+    labs = [e];
+  } else {
+    const all = listLabDirs();
+    labs = all.labs;
+    for (const s of all.strays) res.problems.push(`${s}: not a lab folder, left alone`);
+  }
+  for (const e of labs) {
+    for (const p of e.journal.problems) res.problems.push(`lab ${e.labId}: ${p}`);
+    const why = opts.force ? undefined : busy(e);
+    if (why) {
+      res.skipped.push({ labId: e.labId, why });
+      continue;
     }
-  } catch { /* no bpffs here */ }
-  const root = stateRoot();
-  if (existsSync(root)) {
-    for (const d of readdirSync(root)) {
-      if (!d.startsWith(labId ? `job-${labId}-` : 'job-')) continue;
-      // Jobs of labs still up belong to them (another lab id): only the selection is removed.
-      rmSync(path.join(root, d), { recursive: true, force: true });
-      res.jobDirs.push(d);
-    }
+    const r = await takeDown(e);
+    res.labs.push(e.labId);
+    res.namespaces += r.namespaces;
+    res.umlGuests += r.umlGuests;
+    res.containers += r.containers;
+    res.jobDirs++;
   }
   return res;
+}
+
+export function renderDown(r: DownResult): string {
+  const lines = [`took down ${r.labs.length ? `lab ${r.labs.join(', ')}` : 'no lab'}: removed ${r.namespaces} namespace(s), ${r.umlGuests} UML guest(s), ${r.containers} container(s), ${r.jobDirs} lab folder(s)`];
+  for (const s of r.skipped) lines.push(`left lab ${s.labId} alone: ${s.why}`);
+  for (const p of r.problems) lines.push(`problem: ${p}`);
+  return lines.join('\n') + '\n';
 }

@@ -46,3 +46,11 @@ export class InfraError extends LabError {
     this.name = 'InfraError';
   }
 }
+
+/** The state folder is not safely this user's (exit 3: the lab cannot serve here as things are). */
+export class StateError extends LabError {
+  constructor(message: string) {
+    super(message, 3);
+    this.name = 'StateError';
+  }
+}

@@ -3,16 +3,19 @@
 // host; a UML lab is a guest left running, reached through its job's control directory
 // (ctl/<id>.req → the agent's serve loop → ctl/<id>.out, ctl/<id>.rc) — so a workshop needs no root.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { compileScenario, type Compiled } from './compile.ts';
+import type { Compiled } from './compile.ts';
+import { takeDown } from './down.ts';
 import { LabError, EXIT } from './errors.ts';
+import { agentError, compileLab, openLab, runLab } from './lifecycle.ts';
 import type { Scenario, Topology } from './model.ts';
-import { newLabId, nsName } from './names.ts';
-import { selectRunner } from './runners/index.ts';
-import { writeJob, stateRoot, removeJob, type Job } from './runners/job.ts';
+import { nsName } from './names.ts';
 import { AGENT } from './runners/native.ts';
+import { lastProc, runnerOf } from './state/journal.ts';
+import { findLab, listLabDirs, type LabEntry } from './state/labs.ts';
+import { isRunning, type RecordedProcess } from './state/proc.ts';
 import type { RunnerName } from './runners/types.ts';
 import { startDetached } from './runners/uml.ts';
 
@@ -22,29 +25,25 @@ export interface LabState {
   file: string;
   runner: RunnerName;
   jobDir: string;
-  pid?: number; // UML guest
+  /** The UML guest as journalled (pid and start time): signalled only when it is still that process. */
+  guest?: RecordedProcess;
   objects: { object: string; kind: string; ns: string }[];
   createdAt: string;
 }
 
-const labsDir = () => path.join(stateRoot(), 'labs');
-const stateFile = (labId: string) => path.join(labsDir(), `${labId}.json`);
+function toState(e: LabEntry): LabState | undefined {
+  if (!e.record || e.record.mode !== 'up') return undefined;
+  const r = e.record;
+  return { labId: e.labId, scenario: r.scenario, file: r.file, runner: runnerOf(e.journal) ?? 'native', jobDir: e.dir, guest: lastProc(e.journal, 'guest'), objects: r.objects, createdAt: r.createdAt };
+}
 
+/** The labs left up by `lab up` (their records, validated). */
 export function listLabs(): LabState[] {
-  if (!existsSync(labsDir())) return [];
-  return readdirSync(labsDir()).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(path.join(labsDir(), f), 'utf8')) as LabState);
+  return listLabDirs().labs.map(toState).filter((s): s is LabState => !!s);
 }
 
 export function alive(s: LabState): boolean {
-  if (s.runner === 'uml') {
-    if (!s.pid) return false;
-    try {
-      process.kill(s.pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
+  if (s.runner === 'uml') return isRunning(s.guest);
   return existsSync(`/run/netns/${s.objects[0]?.ns}`);
 }
 
@@ -65,32 +64,26 @@ export async function up(topo: Topology, scenario: Scenario, runnerName: RunnerN
 }
 
 export async function upCompiled(topo: Topology, scenario: Scenario, runnerName: RunnerName | 'auto'): Promise<{ state: LabState; compiled: Compiled }> {
-  const compiled = compileScenario(topo, scenario, newLabId());
-  const runner = await selectRunner(runnerName, compiled.plan.features);
-  const job: Job = writeJob(compiled);
-  const state: LabState = {
-    labId: job.labId, scenario: scenario.id, file: topo.file, runner: runner.name, jobDir: job.dir,
-    objects: compiled.plan.namespaces.map((n) => ({ object: n.object, kind: n.kind, ns: n.ns })), createdAt: new Date().toISOString(),
-  };
-  mkdirSync(labsDir(), { recursive: true });
-  if (runner.name === 'uml') {
-    const r = await startDetached(job);
-    state.pid = r.pid;
-    writeFileSync(stateFile(job.labId), JSON.stringify(state, null, 2));
-    if (!r.ok) {
-      await downLab(state);
-      throw new LabError(`lab ${job.labId} did not come up: ${r.log}`, EXIT.infra);
+  const lab = await openLab(compileLab(topo, scenario), { topo, scenario, runner: runnerName, mode: 'up' });
+  const { job, compiled } = lab;
+  const state = (): LabState => toState(findLab(job.labId)!)!;
+  let failure: string | undefined;
+  try {
+    if (lab.runner.name === 'uml') {
+      const r = await startDetached(job);
+      if (!r.ok) failure = r.log;
+    } else {
+      const o = await runLab(lab, 'up');
+      if (o.agentStatus !== 0) failure = agentError(job, o);
     }
-  } else {
-    writeFileSync(stateFile(job.labId), JSON.stringify(state, null, 2));
-    const o = await runner.run(job, 'up');
-    if (o.agentStatus !== 0) {
-      const err = existsSync(path.join(job.dir, 'out', 'build-error')) ? readFileSync(path.join(job.dir, 'out', 'build-error'), 'utf8') : o.log;
-      await downLab(state);
-      throw new LabError(`lab ${job.labId} did not come up: ${err}`, EXIT.infra);
-    }
+  } catch (e) {
+    failure = (e as Error).message;
   }
-  return { state, compiled };
+  if (failure !== undefined) {
+    await downLab(state());
+    throw new LabError(`lab ${job.labId} did not come up: ${failure}`, EXIT.infra);
+  }
+  return { state: state(), compiled };
 }
 
 function objectNs(s: LabState, object: string): string {
@@ -211,22 +204,10 @@ export async function capture(s: LabState, object: string, iface: string, filter
   }
 }
 
-/** Tears a lab down (gracefully when it answers) and forgets it. */
+/** Tears a lab down by its journal (down.ts) and removes its folder. */
 export async function downLab(s: LabState): Promise<void> {
-  if (s.runner === 'uml' && alive(s)) {
-    try {
-      const id = request(s, ['down']);
-      const deadline = Date.now() + 30_000;
-      while (alive(s) && Date.now() < deadline && !existsSync(path.join(s.jobDir, 'ctl', `${id}.rc`))) await new Promise((r) => setTimeout(r, 200));
-      const end = Date.now() + 10_000;
-      while (alive(s) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    } catch { /* fall through to the forceful path */ }
-    if (alive(s) && s.pid) try { process.kill(s.pid, 'SIGTERM'); } catch { /* gone */ }
-  } else if (s.runner !== 'uml' && existsSync(s.jobDir)) {
-    spawnSync('bash', [AGENT, s.jobDir, 'teardown'], { stdio: 'ignore', timeout: 120_000 });
-  }
-  rmSync(stateFile(s.labId), { force: true });
-  removeJob({ dir: s.jobDir, labId: s.labId } as Job);
+  const e = findLab(s.labId);
+  if (e) await takeDown(e);
 }
 
 export function describeUp(s: LabState): string {

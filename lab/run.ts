@@ -1,14 +1,10 @@
-// Orchestration of one scenario: compile, pick a runner, write the job, run the agent, read the
-// evidence, evaluate. The job directory is removed afterwards unless the caller keeps it.
-import { readFileSync } from 'node:fs';
-import { compileScenario, type Compiled } from './compile.ts';
+// One scenario run: the lab lifecycle (lifecycle.ts) with phase `all`, then the evidence read and
+// evaluated. The lab's folder is removed afterwards unless the caller keeps it.
 import { InputError } from './errors.ts';
+import { agentError, closeLab, compileLab, openLab, runLab } from './lifecycle.ts';
 import type { Scenario, Topology } from './model.ts';
 import type { Plan } from './plan.ts';
-import { newLabId } from './names.ts';
 import { analyze, type ProbeResult } from './probes/analyze.ts';
-import { selectRunner } from './runners/index.ts';
-import { removeJob, writeJob, type Job } from './runners/job.ts';
 import type { RunnerName, RunOutcome } from './runners/types.ts';
 
 export interface ScenarioReport {
@@ -44,11 +40,10 @@ export interface RunOptions {
 }
 
 export async function runScenario(topo: Topology, scenario: Scenario, opts: RunOptions): Promise<ScenarioReport> {
-  const compiled: Compiled = compileScenario(topo, scenario, opts.labId ?? newLabId());
-  const runner = await selectRunner(opts.runner, compiled.plan.features);
-  const job: Job = writeJob(compiled);
+  const lab = await openLab(compileLab(topo, scenario, opts.labId), { topo, scenario, runner: opts.runner, mode: 'run' });
+  const { job, compiled } = lab;
   try {
-    const outcome = await runner.run(job, 'all', { timeoutMs: opts.timeoutMs });
+    const outcome = await runLab(lab, 'all', opts.timeoutMs);
     const report: ScenarioReport = {
       id: scenario.id, labId: compiled.plan.labId, title: scenario.title, family: topo.family, file: topo.file,
       runner: outcome.runner, kernel: outcome.kernel, passed: false, timings: outcome.timings, probes: [],
@@ -62,16 +57,6 @@ export async function runScenario(topo: Topology, scenario: Scenario, opts: RunO
     report.passed = report.probes.length > 0 && report.probes.every((p) => p.checks.length > 0 && p.checks.every((c) => c.passed));
     return report;
   } finally {
-    if (!opts.keep) removeJob(job);
+    closeLab(lab, opts.keep);
   }
-}
-
-function agentError(job: Job, o: RunOutcome): string {
-  const status = o.agentStatus === 11 ? 'the build failed' : o.agentStatus === 12 ? 'the run broke' : `the agent exited with ${o.agentStatus}`;
-  let detail = o.log.trim();
-  try {
-    const be = readFileSync(`${job.dir}/out/build-error`, 'utf8');
-    detail = `${be.trim()}\n${detail}`.trim();
-  } catch { /* no build error file */ }
-  return `${status} on the ${o.runner} runner${detail ? `:\n${detail.split('\n').slice(0, 20).join('\n')}` : ''}`;
 }

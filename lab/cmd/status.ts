@@ -1,18 +1,16 @@
-// lab status: the labs that are up.
+// lab status: every lab of yours, from its journal (lab/state/status.ts).
 import type { Command } from 'commander';
-import { alive, listLabs } from '../interactive.ts';
+import { renderStatus, statusRows } from '../state/status.ts';
 
 export function registerStatus(program: Command): void {
   program.command('status')
-    .description('the labs that are up')
+    .description('every lab of yours: runs in progress, labs left up, what killed runs left behind')
     .option('--json', 'one JSON document')
     .action((o: { json?: boolean }) => {
-      const labs = listLabs().map((s) => ({ ...s, alive: alive(s) }));
+      const { rows, strays } = statusRows();
       if (o.json) {
-        process.stdout.write(JSON.stringify(labs, null, 2) + '\n');
-        return;
-      }
-      if (!labs.length) process.stdout.write('no lab is up\n');
-      for (const s of labs) process.stdout.write(`${s.labId}  ${s.scenario.padEnd(16)} ${s.runner.padEnd(7)} ${s.alive ? 'up' : 'GONE (lab down ' + s.labId + ' cleans it)'}  since ${s.createdAt}  ${s.objects.length} namespaces\n`);
+        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        for (const s of strays) process.stderr.write(`lab: ${s}: not a lab folder (left alone)\n`);
+      } else process.stdout.write(renderStatus(rows, strays));
     });
 }

@@ -10,7 +10,11 @@
 # usage: agent.sh JOBDIR [build|probe|teardown|all|up]
 #   JOBDIR/manifest.tsv  build steps    (kind \t args...)
 #   JOBDIR/probes.tsv    probe list     (see run_probes)
-#   JOBDIR/namespaces    one lab namespace per line (teardown order = reverse)
+#   JOBDIR/namespaces    one lab namespace per line (where to capture)
+#   JOBDIR/journal       the lab's journal (lab/state/journal.ts): before this script makes a
+#                        namespace, a daemon, a control socket or a bpffs folder it appends a line
+#                        naming it and flushes it to disk; teardown undoes those lines in reverse
+#                        and nothing else. When a line cannot be written, nothing is made (exit 13).
 #   JOBDIR/out/          everything this script produces
 set -u
 JOB=${1:?job dir}
@@ -35,11 +39,45 @@ pause() {
   read -r -t "$1" -u "$TICK_FD" _ || true
 }
 
+# --- journal -------------------------------------------------------------------------------
+JOURNAL="$JOB/journal"
+LAB=""
+IFS=$'\t' read -r _ LAB _ <"$JOURNAL" 2>/dev/null
+[[ $LAB =~ ^[0-9a-f]{6}$ ]] || { echo "agent: $JOURNAL does not start with a lab line" >&2; exit 10; }
+JOURNAL_FAILED=""
+# journal LINE...: appends TAB-separated lines and flushes them (coreutils `sync FILE` = fsync)
+# before the caller makes what they name. DL_JOURNAL_SYNC=0 in a UML guest: its objects die with
+# it, and a process there costs up to 230 ms.
+journal() {
+  if printf '%s\n' "$@" >>"$JOURNAL" && { [[ ${DL_JOURNAL_SYNC:-1} == 0 ]] || sync "$JOURNAL"; }; then return 0; fi
+  JOURNAL_FAILED="cannot write the lab's journal $JOURNAL (disk full or not writable): nothing more is built"
+  echo "agent: $JOURNAL_FAILED" >&2
+  return 1
+}
+# The start time of a process (field 22 of /proc/PID/stat): a pid is acted on only with it.
+proc_start() {
+  local st
+  read -r st <"/proc/$1/stat" 2>/dev/null || return 1
+  st=${st##*) }
+  local -a sf
+  read -r -a sf <<<"$st"
+  printf '%s' "${sf[19]}"
+}
+kill_recorded() {  # PID START
+  [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] || return 0
+  [[ $(proc_start "$1") == "$2" ]] && kill -9 "$1" 2>/dev/null
+  return 0
+}
+is_lab_ns() { [[ $1 =~ ^dl-${LAB}-[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$ ]]; }
+is_lab_ctl() { [[ $1 =~ ^/run/(.+)\.ctl$ ]] && is_lab_ns "${BASH_REMATCH[1]}"; }
+is_lab_bpffs() { [[ ( $1 == "/sys/fs/bpf/dl-$LAB" || $1 == "/sys/fs/bpf/dl-$LAB/"* ) && $1 != *..* ]]; }
+is_num() { [[ $1 =~ ^[0-9]+$ ]]; }
+
 # --- build -------------------------------------------------------------------------------
 run_step() {
   local kind=$1; shift
   case "$kind" in
-    netns)      ip -batch "$JOB/$1" ;;                                   # netns add lines only
+    netns)      journal_netns "$JOB/$1" && ip -batch "$JOB/$1" ;;        # netns add lines only
     ip)         ip -n "$1" -batch "$JOB/$2" ;;
     tc)         tc -n "$1" -batch "$JOB/$2" ;;
     sysctl)     ip netns exec "$1" sysctl -q -p "$JOB/$2" >/dev/null ;;
@@ -48,14 +86,18 @@ run_step() {
     ipvs)       ip netns exec "$1" ipvsadm -R <"$JOB/$2" ;;
     exec)       local ns=$1; shift; ip netns exec "$ns" "$@" ;;
     nsenter)    local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@" ;;
-    host)       "$@" ;;                                                  # host-side tool (bpftool pin dir, mkdir) — never networking
-    daemon)     local ns=$1 name=$2 a; shift 2
+    host)       host_step "$@" ;;
+    daemon)     local ns=$1 name=$2 ctl=$3 a; shift 3
+                [[ $ctl == - ]] || { is_lab_ctl "$ctl" || { echo "control socket $ctl is not the lab's" >&2; return 2; }; journal "ctl	$ctl" || return 13; }
                 ip netns exec "$ns" "$@" >"$OUT/daemon-$name.log" 2>&1 </dev/null &
-                echo "$!" >>"$OUT/daemons.pid"
-                for a in "$@"; do [[ $a =~ ^TCP[46]?-LISTEN:([0-9]+) ]] && LISTENERS+=("$!	$ns	${BASH_REMATCH[1]}"); done
+                local dpid=$!
+                journal "daemon	$name	$dpid	$(proc_start "$dpid")" || { kill -9 "$dpid"; return 13; }
+                echo "$dpid" >>"$OUT/daemons.pid"
+                for a in "$@"; do [[ $a =~ ^TCP[46]?-LISTEN:([0-9]+) ]] && LISTENERS+=("$dpid	$ns	${BASH_REMATCH[1]}"); done
                 printf '%s\tdaemon-start\t%s\n' "${EPOCHREALTIME/,/.}" "$name" >>"$OUT/events.tsv" ;;
-    sleep)      sleep "$1" ;;
-    waitfile)   local i; for ((i = 0; i < $2 * 50; i++)); do [[ -s $JOB/$1 ]] && return 0; pause 0.02; done; return 1 ;;
+    sleep)      is_num "$1" || { echo "sleep: not a number: $1" >&2; return 2; }; sleep "$1" ;;
+    waitfile)   is_num "$2" || { echo "waitfile: seconds not a number: $2" >&2; return 2; }
+                local i; for ((i = 0; i < $2 * 50; i++)); do [[ -s $JOB/$1 ]] && return 0; pause 0.02; done; return 1 ;;
     waitbgp)    wait_bgp "$@" ;;
     *)          echo "unknown step kind: $kind" >&2; return 2 ;;
   esac
@@ -85,11 +127,62 @@ wait_listeners() {
   LISTENERS=()
 }
 
+# journal_netns BATCH: every `netns add NAME` of the batch must be a lab namespace; all of them
+# are journalled (one flush) before the batch runs.
+journal_netns() {
+  local line w1 w2 name extra
+  local -a lines=()
+  while read -r w1 w2 name extra || [[ -n $w1 ]]; do
+    [[ -z $w1 ]] && continue
+    [[ $w1 == netns && $w2 == add && -z $extra ]] && is_lab_ns "$name" || { echo "netns batch line is not \"netns add dl-$LAB-…\": $w1 $w2 $name $extra" >&2; return 2; }
+    lines+=("netns	$name")
+  done <"$1"
+  ((${#lines[@]})) || return 0
+  journal "${lines[@]}" || return 13
+}
+
+# host STEP...: the only host-side (root namespace) commands a job may ask for, each checked:
+#   mkdir -p DIR...              bpffs folders under /sys/fs/bpf/dl-LAB (journalled first)
+#   bpftool prog loadall OBJ DIR ...  pins under /sys/fs/bpf/dl-LAB
+#   bpftool batch file FILE      a batch in the job folder whose pin paths are all the lab's
+#   bash BUILD_BPF OUTDIR        the repository's scripts/build-bpf.sh (compiles bpf/lb4.c)
+# Anything else is refused: a job is data, never a root shell.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD_BPF="${HERE%/lab/runners}/scripts/build-bpf.sh"
+host_step() {
+  local a
+  case "${1:-} ${2:-}" in
+    "mkdir -p")
+      shift 2
+      for a in "$@"; do is_lab_bpffs "$a" || { echo "host mkdir outside the lab's bpffs folder: $a" >&2; return 2; }; done
+      journal "bpffs	/sys/fs/bpf/dl-$LAB" || return 13
+      mkdir -p -- "$@" ;;
+    "bpftool prog")
+      [[ ${3:-} == loadall ]] || { echo "host bpftool prog ${3:-}: not allowed" >&2; return 2; }
+      for a in "${@:5}"; do [[ $a != /sys/fs/bpf/* ]] || is_lab_bpffs "$a" || { echo "host bpftool pin outside the lab: $a" >&2; return 2; }; done
+      is_lab_bpffs "${5:-}" || { echo "host bpftool loadall pins outside the lab: ${5:-}" >&2; return 2; }
+      "$@" ;;
+    "bpftool batch")
+      [[ ${3:-} == file && ${4:-} == "$JOB"/* && $# -eq 4 ]] || { echo "host bpftool batch: only a file of the job" >&2; return 2; }
+      local w
+      local -a ws
+      while read -r -a ws; do
+        for w in "${ws[@]}"; do [[ $w != /sys/fs/bpf/* ]] || is_lab_bpffs "$w" || { echo "bpftool batch names a pin outside the lab: $w" >&2; return 2; }; done
+      done <"$4"
+      "$@" ;;
+    "bash $BUILD_BPF")
+      (($# == 3)) || { echo "host build-bpf: one output folder" >&2; return 2; }
+      "$@" ;;
+    *) echo "host step not allowed: ${1:-} ${2:-}" >&2; return 2 ;;
+  esac
+}
+
 # waitbgp NS SOCK SECONDS PREFIX...: polls BIRD's control socket until every BGP protocol is up
 # and Established, and the namespace's main table holds each PREFIX (installed by BIRD or the
 # harness' underlay), for at most SECONDS. On timeout, prints what it last saw and fails the build.
 wait_bgp() {
   local ns=$1 sock=$2 limit=$3; shift 3
+  is_num "$limit" || { echo "waitbgp: seconds not a number: $limit" >&2; return 2; }
   local t0=${EPOCHREALTIME/,/.} deadline=$((${EPOCHSECONDS} + limit)) out routes line p ok n_bgp n_est missing
   local -a w
   while :; do
@@ -137,6 +230,7 @@ build() {
     # @JOB@ stands for the job directory, whose path differs between host and guest.
     f=("${f[@]//@JOB@/$JOB}")
     if ! run_step "${f[@]}" 2>"$OUT/step.err"; then
+      [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
       event "step-failed	$n	$line"
       cat "$OUT/step.err" >&2
       printf 'step %d failed: %s\n' "$n" "$line" >"$OUT/build-error"
@@ -178,6 +272,8 @@ start_captures() {
     while IFS= read -r ns; do [[ -n $ns ]] && spaces+=("${ns:10}=/run/netns/$ns"); done <"$JOB/namespaces"
     coproc CAP { exec "$DLCAP" "$OUT/capture.pcapng" "$filter" "${spaces[@]}" 2>"$OUT/capture.err"; }
     CAP_PIDS+=("$CAP_PID")
+    # It runs in the root namespace: journalled, so that teardown and `lab down` stop it.
+    journal "daemon	dlcap	$CAP_PID	$(proc_start "$CAP_PID")" || kill -9 "$CAP_PID"
     CAP_MODE=dlcap
     return 0
   fi
@@ -321,42 +417,48 @@ run_probes() {
 }
 
 # --- teardown ----------------------------------------------------------------------------
-# Kill every process still inside a lab namespace, then delete the namespaces in one batch.
-# Which processes: compare each process's netns inode with the lab namespaces' inodes — two
-# processes (stat, find) for the whole lab instead of one `ip netns pids` per namespace.
+# Replays the journal in reverse and undoes what it names — and nothing else: daemons (by pid
+# and start time), control sockets, bpffs folders, namespaces (each value checked against the
+# lab id first). Processes inside a journalled namespace are killed before it is deleted: which
+# ones, by comparing each process's netns inode with the namespaces' (two processes for the
+# whole lab). Nothing is written to disk on the way (the disk may be full).
 teardown() {
   event "teardown-start"
-  local p ns
+  local p
   for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
-  [[ -s $JOB/namespaces ]] || { event "teardown-end"; return 0; }
-  local -a files=()
-  while IFS= read -r ns; do [[ -n $ns && -e /run/netns/$ns ]] && files+=("/run/netns/$ns"); done <"$JOB/namespaces"
-  if ((${#files[@]})); then
-    declare -A lab_ino=()
-    local ino name
-    while read -r ino name; do lab_ino[$ino]=1; done < <(stat -L -c '%i %n' "${files[@]}" 2>/dev/null)
-    local -a victims=()
-    local pdir target
-    while read -r pdir target; do
-      target=${target#net:[}; target=${target%]}
-      pdir=${pdir#/proc/}
-      [[ -n $target && -n ${lab_ino[$target]:-} ]] && victims+=("${pdir%/ns}")
-    done < <(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -printf '%h %l\n' 2>/dev/null)
-    ((${#victims[@]})) && kill -9 "${victims[@]}" 2>/dev/null
-    printf 'netns delete %s\n' "${files[@]##*/}" >"$OUT/teardown.batch"
-    ip -force -batch "$OUT/teardown.batch" 2>/dev/null
-  fi
-  # Control sockets of the lab's routing daemons (BIRD: /run/<namespace>.ctl; a tmpfs in UML).
-  local -a socks=()
-  while IFS= read -r ns; do [[ -n $ns && -e /run/$ns.ctl ]] && socks+=("/run/$ns.ctl"); done <"$JOB/namespaces"
-  ((${#socks[@]})) && rm -f "${socks[@]}"
-  # Pins of the lab's eBPF programs and maps (serviceProxy ebpf): /sys/fs/bpf/dl-<labid>.
-  local first=""
-  read -r first <"$JOB/namespaces"
-  [[ $first =~ ^dl-[0-9A-Za-z]{6}- && -d /sys/fs/bpf/${first:0:9} ]] && rm -rf -- "/sys/fs/bpf/${first:0:9}"
-
+  local -a lines=() f
+  mapfile -t lines <"$JOURNAL" 2>/dev/null
+  local i
+  NSS=()
+  for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+    IFS=$'\t' read -r -a f <<<"${lines[i]}"
+    [[ ${f[0]:-} == netns ]] || flush_netns
+    case ${f[0]:-} in
+      netns)  is_lab_ns "${f[1]:-}" && [[ -e /run/netns/${f[1]} ]] && NSS+=("/run/netns/${f[1]}") ;;
+      daemon) kill_recorded "${f[2]:-}" "${f[3]:-}" ;;
+      ctl)    is_lab_ctl "${f[1]:-}" && rm -f -- "${f[1]}" ;;
+      bpffs)  is_lab_bpffs "${f[1]:-}" && [[ -d ${f[1]} ]] && rm -rf -- "${f[1]}" ;;
+    esac
+  done
+  flush_netns
   wait 2>/dev/null
   event "teardown-end"
+}
+
+flush_netns() {
+  ((${#NSS[@]})) || return 0
+  declare -A lab_ino=()
+  local ino name pdir target
+  while read -r ino name; do lab_ino[$ino]=1; done < <(stat -L -c '%i %n' "${NSS[@]}" 2>/dev/null)
+  local -a victims=()
+  while read -r pdir target; do
+    target=${target#net:[}; target=${target%]}
+    pdir=${pdir#/proc/}
+    [[ -n $target && -n ${lab_ino[$target]:-} ]] && victims+=("${pdir%/ns}")
+  done < <(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/net' -printf '%h %l\n' 2>/dev/null)
+  ((${#victims[@]})) && kill -9 "${victims[@]}" 2>/dev/null
+  printf 'netns delete %s\n' "${NSS[@]##*/}" | ip -force -batch - 2>/dev/null
+  NSS=()
 }
 
 # --- serve: a lab left up inside a guest (UML), reached through a control directory -------
@@ -365,7 +467,7 @@ teardown() {
 # <id>.stop asks to stop a running request (a capture). Polling costs no process: `read -t` on
 # a FIFO nobody writes to.
 serve() {
-  build || { teardown; return 11; }
+  build || { local rc=$?; teardown; return $((rc == 13 ? 13 : 11)); }
   local ctl="$JOB/ctl"
   mkdir -p "$ctl"
   : >"$OUT/ready"   # only once requests can be dropped
@@ -408,16 +510,20 @@ serve() {
   done
 }
 
+# The agent itself, so that `lab down` can stop an agent whose command was killed (native).
+record_agent() { journal "agent	$$	$(proc_start $$)" || exit 13; }
+
 case "$PHASE" in
-  build)    build ;;
+  build)    record_agent; build ;;
   probe)    run_probes ;;
   teardown) teardown ;;
-  up)       build || { teardown; exit 11; }; : >"$OUT/ready" ;;
-  serve)    serve ;;
+  up)       record_agent; build || { rc=$?; teardown; exit $((rc == 13 ? 13 : 11)); }; : >"$OUT/ready" ;;
+  serve)    record_agent; serve ;;
   all)
+    record_agent
     trap teardown EXIT
     trap 'exit 143' TERM INT   # so that a stopped run still runs the EXIT trap (teardown)
-    build || exit 11
+    build || { rc=$?; exit $((rc == 13 ? 13 : 11)); }
     run_probes
     ;;
   *) fail "unknown phase $PHASE" ;;

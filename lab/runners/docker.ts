@@ -26,6 +26,7 @@ import { ensureDlcap } from './dlcap.ts';
 import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { TOOL_PACKAGES, missingTools, toolsFor } from './tools.ts';
+import { appendJournal } from '../state/journal.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const INIT = path.join(here, 'docker-init.sh');
@@ -237,6 +238,7 @@ export const docker: Runner = {
     if (phase !== 'all') {
       result = { agentStatus: 10, log: `the docker runner runs whole scenarios only (phase all): the lab lives inside the container, which is removed at the end of the run; for ${phase} use --runner native or uml` };
     } else {
+      appendJournal(job.dir, [['runner', 'docker'], ['container', `dl-${job.labId}`]]);
       const tc = await testcontainers();
       let c: StartedTestContainer | undefined;
       try {

@@ -1,12 +1,13 @@
 // The job directory: the compiled plan and probe list as files the agent reads, and the out/
 // directory where it leaves its evidence. Everything is plain data: a TAB-separated manifest
 // (the agent splits it into argv arrays, it never evaluates it) and batch files per tool.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Compiled } from '../compile.ts';
 import { stepFile, type Plan, type Step } from '../plan.ts';
 import { nsName } from '../names.ts';
+import { InfraError } from '../errors.ts';
+import { createLab, removeLabDir } from '../state/labs.ts';
 
 export interface Job {
   dir: string;
@@ -22,10 +23,16 @@ export function manifestLine(plan: Plan, step: Step, file?: string): string[] {
     case 'ip': case 'tc': case 'sysctl': case 'iptables': case 'ipset': case 'ipvs': return [step.tool, ns, file!];
     case 'exec': case 'nsenter': return [step.tool, ns, ...step.argv!];
     case 'host': return ['host', ...step.argv!];
-    case 'daemon': return ['daemon', ns, step.name!, ...step.argv!];
+    case 'daemon': return ['daemon', ns, step.name!, controlSocket(step.argv!) ?? '-', ...step.argv!];
     case 'waitfile': return ['waitfile', ...step.argv!];
     case 'waitbgp': return ['waitbgp', ns, ...step.argv!];
   }
+}
+
+/** A daemon's control socket (BIRD's `-s PATH`), which the agent journals before starting it. */
+function controlSocket(argv: string[]): string | undefined {
+  const i = argv.indexOf('-s');
+  return argv[0] === 'bird' && i > 0 ? argv[i + 1] : undefined;
 }
 
 function checkField(s: string): string {
@@ -58,24 +65,30 @@ export function renderJob(compiled: Compiled): Record<string, string> {
   return files;
 }
 
-/** Where jobs live: $DL_STATE_DIR, else the OS temp dir. */
-export function stateRoot(): string {
-  return process.env.DL_STATE_DIR ?? path.join(os.tmpdir(), 'datapath-lab');
-}
+/** Where jobs live: the user's private state folder (lab/state/dir.ts). */
+export { stateRoot } from '../state/dir.ts';
 
+/**
+ * Makes the lab's folder with its journal (lab/state/labs.ts), then writes the job into it.
+ * A job that cannot be written (a full disk) is removed again: exit 4, nothing built.
+ */
 export function writeJob(compiled: Compiled): Job {
-  const root = stateRoot();
-  mkdirSync(root, { recursive: true, mode: 0o755 });
-  const dir = mkdtempSync(path.join(root, `job-${compiled.plan.labId}-`));
-  for (const [rel, content] of Object.entries(renderJob(compiled))) {
-    const f = path.join(dir, rel);
-    mkdirSync(path.dirname(f), { recursive: true });
-    writeFileSync(f, content);
+  const labId = compiled.plan.labId;
+  const dir = createLab(labId);
+  try {
+    for (const [rel, content] of Object.entries(renderJob(compiled))) {
+      const f = path.join(dir, rel);
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, content);
+    }
+    mkdirSync(path.join(dir, 'out'), { recursive: true });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new InfraError(`cannot write the job of lab ${labId} in ${dir}: ${(e as Error).message}`);
   }
-  mkdirSync(path.join(dir, 'out'), { recursive: true });
-  return { dir, labId: compiled.plan.labId, compiled };
+  return { dir, labId, compiled };
 }
 
 export function removeJob(job: Job): void {
-  rmSync(job.dir, { recursive: true, force: true });
+  removeLabDir(job.labId);
 }

@@ -10,6 +10,7 @@ import { readEvents, span } from './timings.ts';
 import { describeMissing, missingTools, toolsFor } from './tools.ts';
 import { featureRecord, probeTable } from '../features.ts';
 import { ensureDlcap } from './dlcap.ts';
+import { appendJournal } from '../state/journal.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const AGENT = path.join(here, 'agent.sh');
@@ -54,6 +55,7 @@ export const native: Runner = {
     const t0 = Date.now();
     const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
     ensureDlcap(); // the agent finds it in .lab/ (or captures with tcpdump)
+    if (phase !== 'probe' && phase !== 'teardown') appendJournal(job.dir, [['runner', 'native']]);
     const child = spawn('bash', [AGENT, job.dir, phase], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env } });
     let log = '';
     child.stdout.on('data', (d: Buffer) => { log += d.toString(); });

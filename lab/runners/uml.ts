@@ -14,6 +14,24 @@ import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { describeMissing, missingTools, toolsFor, which } from './tools.ts';
 import { ensureDlcap } from './dlcap.ts';
+import { appendJournal, procFields } from '../state/journal.ts';
+import { procStartTime } from '../state/proc.ts';
+
+/** Journals the guest right after it is spawned (its pid exists only then); kills it if that fails. */
+function journalGuest(job: Job, pid: number | undefined, kill: () => void): void {
+  if (pid === undefined) return;
+  try {
+    appendJournal(job.dir, [['guest', ...procFields({ pid, start: procStartTime(pid) ?? '0' })]]);
+  } catch (e) {
+    kill();
+    throw e;
+  }
+}
+
+/** The job folder goes on the guest's kernel command line and into a hostfs mount option. */
+function checkJobPath(dir: string): void {
+  if (!/^[A-Za-z0-9_./-]+$/.test(dir)) throw new Error(`job dir ${dir} has characters a kernel command line or a hostfs mount option cannot carry`);
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const INIT = path.join(here, 'uml-init.sh');
@@ -65,7 +83,8 @@ export const uml: Runner = {
   async run(job: Job, phase: AgentPhase, opts = {}): Promise<RunOutcome> {
     const t0 = Date.now();
     const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
-    if (/\s/.test(job.dir)) throw new Error(`job dir ${job.dir} contains whitespace: it cannot go on a kernel command line`);
+    checkJobPath(job.dir);
+    appendJournal(job.dir, [['runner', 'uml']]);
     const umlDir = path.join(job.dir, 'uml');
     mkdirSync(umlDir, { recursive: true });
     const modules = job.compiled.plan.modules;
@@ -78,6 +97,7 @@ export const uml: Runner = {
     const env = { ...process.env, LD_PRELOAD: ensureShim() };
     ensureDlcap(); // the agent finds it in .lab/ on hostfs (or captures with tcpdump)
     const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
+    journalGuest(job, child.pid, () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } });
     let consoleText = '';
     let summary: { rc: number; kernel: string } | undefined;
     child.stdout!.on('data', (d: Buffer) => { consoleText = (consoleText + d.toString()).slice(-20000); });
@@ -147,6 +167,8 @@ export const uml: Runner = {
  * Resolves when the build is done (out/ready) or failed (out/build-error), or the guest died.
  */
 export async function startDetached(job: Job, timeoutMs = 10 * 60_000): Promise<{ pid: number; ok: boolean; log: string }> {
+  checkJobPath(job.dir);
+  appendJournal(job.dir, [['runner', 'uml']]);
   const umlDir = path.join(job.dir, 'uml');
   mkdirSync(umlDir, { recursive: true });
   const log = openSync(path.join(job.dir, 'uml-console.log'), 'a');
@@ -158,6 +180,7 @@ export async function startDetached(job: Job, timeoutMs = 10 * 60_000): Promise<
   ensureDlcap();
   const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, LD_PRELOAD: ensureShim() } });
   child.unref();
+  journalGuest(job, child.pid, () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } });
   let exited = false;
   child.on('exit', () => { exited = true; });
   const out = path.join(job.dir, 'out');

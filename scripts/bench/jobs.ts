@@ -28,7 +28,7 @@ function hookSignals(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       void (async () => {
-        for (const id of activeLabs) await down(id).catch(() => undefined);
+        for (const id of activeLabs) await down({ labId: id, force: true }).catch(() => undefined);
         process.exit(130);
       })();
     });

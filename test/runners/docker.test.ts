@@ -74,7 +74,7 @@ async function runInDocker(t: ExecutionContext, id: string): Promise<ScenarioRep
   t.true(report.timings.build > 0 && report.timings.probe > 0 && report.timings.total > 0, `timings: ${JSON.stringify(report.timings)}`);
   t.deepEqual(hostNetwork(), before, 'the host\'s root network namespace changed');
   // Other labs may come and go in the shared state directory meanwhile: look at this one only.
-  t.deepEqual(jobDirs().filter((d) => d.startsWith(`job-${report.labId}-`)), [], 'the job directory was left behind');
+  t.deepEqual(jobDirs().filter((d) => d === `job-${report.labId}`), [], 'the job directory was left behind');
   t.is(await leftoverContainers(report.labId), '', 'the container was not removed');
   return report;
 }

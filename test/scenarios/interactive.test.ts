@@ -22,8 +22,8 @@ for (const runner of ['native', 'uml']) {
   test.serial(`${runner}: up, exec, shell, status, down`, (t) => {
     const id = upLab(t, ['lite-slb', '--file', fixture, '--runner', runner]);
     try {
-      const st = JSON.parse(lab(['status', '--json']).stdout) as { labId: string; runner: string; alive: boolean }[];
-      t.like(st.find((x) => x.labId === id), { runner, alive: true });
+      const st = JSON.parse(lab(['status', '--json']).stdout) as { labId: string; runner: string; state: string; mode: string }[];
+      t.like(st.find((x) => x.labId === id), { runner, state: 'up', mode: 'up' });
       // The SLB path works in the running lab, reached from the external client's namespace.
       const e = lab(['exec', 'client', '--lab', id, '--', 'socat', '-T', '3', '-u', 'TCP:203.0.113.80:80,connect-timeout=3', 'STDOUT']);
       t.is(e.status, 0, e.stderr);

@@ -30,7 +30,7 @@ function hostState() {
   };
 }
 const labNs = (labId: string) => sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith(`dl-${labId}-`));
-const labProcs = (labId: string) => sh('pgrep', ['-af', `job-${labId}-|dl-${labId}-|umid=dl-${labId}`]).split('\n').filter((l) => l && !l.includes('pgrep') && !l.includes('kill.test'));
+const labProcs = (labId: string) => sh('pgrep', ['-af', `job-${labId}|dl-${labId}-|umid=dl-${labId}`]).split('\n').filter((l) => l && !l.includes('pgrep') && !l.includes('kill.test'));
 
 // A state directory of this file's own: other test files' jobs appear meanwhile and must never be
 // mistaken for ours (the kill would hit their runs).
@@ -55,9 +55,9 @@ async function killAt(t: import('ava').ExecutionContext, runner: 'native' | 'uml
   t.truthy(job, 'the run never wrote its job directory');
   // The kill must land while the run is at the marker, or the test proves nothing.
   t.true(seen, `the run was never seen at ${marker}`);
-  const labId = /^job-([0-9a-f]{6})-/.exec(job!)![1]!;
+  const labId = /^job-([0-9a-f]{6})$/.exec(job!)![1]!;
   // Everything the run started dies at once: the CLI's group, the agent's, the UML guest's.
-  for (const pid of sh('pgrep', ['-f', `job-${labId}-|umid=dl-${labId}`]).split('\n').filter(Boolean).map(Number)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const pid of sh('pgrep', ['-f', `job-${labId}|umid=dl-${labId}`]).split('\n').filter(Boolean).map(Number)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ }
   await new Promise((r) => setTimeout(r, 300));
   const d = spawnSync(process.execPath, [cli, 'down', labId], { encoding: 'utf8', env });

@@ -17,7 +17,7 @@ function labNamespaces(): string[] {
 }
 function labProcesses(): string[] {
   // socat servers and tcpdumps started by the agent carry the lab's job dir or namespaces.
-  return spawnSync('pgrep', ['-af', 'datapath-lab/job-'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
+  return spawnSync('pgrep', ['-af', 'job-[0-9a-f]{6}'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
 }
 function jobDirs(): string[] {
   return existsSync(stateRoot()) ? readdirSync(stateRoot()).filter((d) => d.startsWith('job-')) : [];
@@ -35,8 +35,8 @@ test.serial('a native run leaves no namespace, process or job directory', async 
   t.is(report.runner, 'native');
   // Scoped to this run's lab id: other test files build labs at the same time.
   t.deepEqual(labNamespaces().filter((n) => n.startsWith(`dl-${report.labId}-`)), []);
-  t.deepEqual(jobDirs().filter((j) => j.startsWith(`job-${report.labId}-`)), []);
-  t.deepEqual(labProcesses().filter((l) => l.includes(`job-${report.labId}-`) || l.includes(`dl-${report.labId}-`)), []);
+  t.deepEqual(jobDirs().filter((j) => j === `job-${report.labId}`), []);
+  t.deepEqual(labProcesses().filter((l) => l.includes(`job-${report.labId}`) || l.includes(`dl-${report.labId}-`)), []);
 });
 
 test.serial('two labs at once do not collide', async (t) => {
@@ -66,7 +66,7 @@ test.serial('down removes what a SIGKILLed run left behind', async (t) => {
     let labId: string | undefined;
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      labId ??= readdirSync(stateDir).map((d) => /^job-([0-9a-f]{6})-/.exec(d)?.[1]).find(Boolean);
+      labId ??= readdirSync(stateDir).map((d) => /^job-([0-9a-f]{6})$/.exec(d)?.[1]).find(Boolean);
       if (labId && labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)).length >= 5) break;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -78,8 +78,8 @@ test.serial('down removes what a SIGKILLed run left behind', async (t) => {
     t.is(d.status, 0, d.stderr);
     t.regex(d.stdout, /removed [1-9]\d* namespace/);
     t.deepEqual(labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)), []);
-    t.deepEqual(labProcesses().filter((l) => l.includes(`job-${labId}-`)), []);
-    t.deepEqual(readdirSync(stateDir).filter((j) => j.startsWith(`job-${labId}-`)), []);
+    t.deepEqual(labProcesses().filter((l) => l.includes(`job-${labId}`)), []);
+    t.deepEqual(readdirSync(stateDir).filter((j) => j === `job-${labId}`), []);
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }
