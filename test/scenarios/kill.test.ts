@@ -25,8 +25,9 @@ function hostState() {
     nft: sh('nft', ['list', 'ruleset']),
     // Mounts a lab could leave: namespace files, bpffs pins, job directories.
     mounts: readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => /\/run\/netns|\/sys\/fs\/bpf|datapath-lab/.test(l))
-      // Other test files' labs come and go meanwhile: their namespace mounts are theirs.
-      .filter((l) => !/\/run\/netns\/dl-/.test(l)).sort().join('\n'),
+      // Namespaces of other runs and tests come and go meanwhile (any name): theirs. This lab's
+      // own namespace mounts are checked by name after the down.
+      .filter((l) => !/^nsfs \/run\/netns\//.test(l)).sort().join('\n'),
   };
 }
 const labNs = (labId: string) => sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith(`dl-${labId}-`));
