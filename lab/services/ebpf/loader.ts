@@ -178,19 +178,6 @@ export function ebpfUnloadSteps(opts: Pick<EbpfLoadOptions, 'netns' | 'pinDir' |
   ];
 }
 
-/** Read-back commands for diagnostics (`tc filter show`, prog show). */
-export function ebpfShowSteps(opts: Pick<EbpfLoadOptions, 'netns' | 'pinDir' | 'dev' | 'netnsDir'>): EbpfStep[] {
-  const p = ebpfPinPaths(opts.pinDir);
-  const dev = opts.dev ?? 'eth0';
-  const nsdir = opts.netnsDir ?? '/run/netns';
-  return [
-    { netns: opts.netns, argv: nsenterArgv(opts.netns, ['tc', 'filter', 'show', 'dev', dev, 'egress'], nsdir), why: 'egress filter' },
-    { netns: opts.netns, argv: nsenterArgv(opts.netns, ['tc', 'filter', 'show', 'dev', dev, 'ingress'], nsdir), why: 'ingress filter' },
-    { netns: null, argv: ['bpftool', '-j', 'prog', 'show', 'pinned', p.egress], why: 'egress program' },
-    { netns: null, argv: ['bpftool', '-j', 'prog', 'show', 'pinned', p.ingress], why: 'ingress program' },
-  ];
-}
-
 export interface EbpfBuildOptions {
   /** bpf/lb4.c */
   source: string;

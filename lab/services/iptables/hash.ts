@@ -55,11 +55,12 @@ export function protoLower(protocol: string): string {
 }
 
 /**
- * `ServicePortName.String()`: "ns/name" or "ns/name:port". (Very old kube-proxy ≈1.2–1.4 always added
- * the ":"; not modelled.)
+ * `ServicePortName.String()`: "ns/name" or "ns/name:port". Before 1.19 it was
+ * `fmt.Sprintf("%s:%s", ns/name, port)`, the ':' written for an unnamed port too (`alwaysColon`;
+ * https://github.com/kubernetes/kubernetes/pull/90031, see release.ts).
  */
-export function servicePortName(namespace: string, name: string, portName?: string): string {
-  return portName ? `${namespace}/${name}:${portName}` : `${namespace}/${name}`;
+export function servicePortName(namespace: string, name: string, portName?: string, alwaysColon = false): string {
+  return portName || alwaysColon ? `${namespace}/${name}:${portName ?? ''}` : `${namespace}/${name}`;
 }
 
 /** `net.JoinHostPort(ip, strconv.Itoa(port))`. */

@@ -38,6 +38,8 @@ export {
   KUBE_SERVICES,
   NODEPORTS_COMMENT,
 } from './proxier.ts';
+export { DEFAULT_KUBE_PROXY_VERSION, isKubeProxyVersion, releaseFeatures } from './release.ts';
+export type { ReleaseFeatures } from './release.ts';
 export type {
   EndpointRule,
   IptablesFlavor,

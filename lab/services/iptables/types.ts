@@ -10,8 +10,8 @@ export type TrafficPolicy = 'Cluster' | 'Local';
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
 
 /**
- * Which proxier generation to reproduce.
- * - 'ext' (default): kube-proxy ≥1.24 layout (KUBE-EXT-/KUBE-SVL-, masquerade rule inside KUBE-SVC-,
+ * Which proxier layout to reproduce (default: the one of input.version, see release.ts).
+ * - 'ext': kube-proxy ≥1.24 layout (KUBE-EXT-/KUBE-SVL-, masquerade rule inside KUBE-SVC-,
  *   KUBE-PROXY-FIREWALL, "<spn> -> <ep>" comments on the load-balancing rules). Written against the
  *   ≥1.28 source (KUBE-FIREWALL localnet rule owned by kube-proxy, conntrack-liberal switch).
  * - 'xlb': kube-proxy 1.23 layout (KUBE-XLB- for externalTrafficPolicy=Local, KUBE-MARK-DROP,
@@ -51,6 +51,11 @@ export interface KubeProxyEndpoint {
   serving?: boolean;
   /** EndpointConditions.terminating (default false). */
   terminating?: boolean;
+  /**
+   * The EndpointSlice's ports by port name ("" for an unnamed port): the endpoint's port for the service
+   * port of that name. Absent (or no entry) → the service port's numeric targetPort.
+   */
+  ports?: Record<string, number>;
 }
 
 export interface KubeProxySessionAffinity {
@@ -92,8 +97,15 @@ export interface KubeProxyIptablesInput {
   masqueradeAll?: boolean;
   /** --iptables-masquerade-bit (default 14 → mark 0x00004000). */
   masqueradeBit?: number;
-  /** Proxier generation (default 'ext'). */
+  /** kube-proxy release reproduced, "1.MINOR[.PATCH]" (default DEFAULT_KUBE_PROXY_VERSION; release.ts). */
+  version?: string;
+  /** Proxier layout; overrides the one of `version` (kept for payload-level tests). */
   flavor?: IptablesFlavor;
+  /**
+   * Whether kube-proxy could create its nfacct counters on the node (it probes; default false): then
+   * releases ≥1.30/≥1.31 write their `-m nfacct` matches.
+   */
+  nfacct?: boolean;
   services: KubeProxyService[];
 
   /** --iptables-localhost-nodeports ('ext' only; default true as in kube-proxy). */
@@ -165,4 +177,6 @@ export interface KubeProxyIptablesResult {
   servicePorts: ServicePortChains[];
   /** The masquerade mark as kube-proxy formats it ("0x00004000"). */
   masqueradeMark: string;
+  /** The kube-proxy release reproduced. */
+  version: string;
 }
