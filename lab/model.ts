@@ -131,8 +131,12 @@ export interface ServiceProxyOptions {
   masqueradeAll: boolean;
   /** k8s ≥ 1.21: a Local-policy VIP with no local endpoint falls back to all endpoints. */
   localPolicyFallback: boolean;
-  /** kube-proxy iptables rule shape: 'ext' (current KUBE-EXT/KUBE-SVL) or 'xlb' (≤ 1.23). */
-  iptablesFlavor: 'ext' | 'xlb';
+  /**
+   * The kube-proxy release reproduced ("1.18", "1.24", "1.31"…): the iptables layout (KUBE-XLB before
+   * 1.24, KUBE-EXT since), the service port name behind the chain hashes, the mark's form, nfacct —
+   * lab/services/iptables/release.ts lists each change with its source.
+   */
+  version: string;
   serviceCIDR?: string;
 }
 

@@ -7,7 +7,8 @@ import type { BuildContext } from '../context.ts';
 import type { ClusterNode, Service } from '../model.ts';
 import type { ServiceProxy } from './types.ts';
 import { endpointPods, externalEndpoints } from './endpoints.ts';
-import { masqueradeMarkForBit } from './iptables/proxier.ts';
+import { masqueradeMarkForBit, releaseFeatures } from './iptables/index.ts';
+import { masqueradeRules } from './iptables/writers.ts';
 
 // kube-proxy formats the mark with %#08x: "0x00004000" for the default bit 14.
 const MASQ_MARK = masqueradeMarkForBit(14);
@@ -88,10 +89,9 @@ export function ipvsTablesForNode(ctx: Pick<BuildContext, 'cluster'>, node: Clus
     '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
     '-A KUBE-POSTROUTING -m comment --comment "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose" -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE',
-    `-A KUBE-POSTROUTING -m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`,
-    `-A KUBE-POSTROUTING -j MARK --xor-mark ${MASQ_MARK}`,
-    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE',
-    `-A KUBE-MARK-MASQ -j MARK --or-mark ${MASQ_MARK}`,
+    // The IPVS proxier writes the same masquerade machinery as the iptables one, by release (PR 92035
+    // changed both: https://github.com/kubernetes/kubernetes/pull/92035); no --random-fully here.
+    ...masqueradeRules({ masqueradeMark: MASQ_MARK, randomFully: false, release: releaseFeatures(c.serviceProxy.version) }),
     '-A KUBE-NODE-PORT -p tcp -m comment --comment "Kubernetes nodeport TCP port with externalTrafficPolicy=local" -m set --match-set KUBE-NODE-PORT-LOCAL-TCP dst -j RETURN',
     '-A KUBE-NODE-PORT -p tcp -m comment --comment "Kubernetes nodeport TCP port for masquerade purpose" -m set --match-set KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ',
     '-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN',
@@ -129,7 +129,3 @@ export const ipvs: ServiceProxy = {
     }
   },
 };
-
-export function serviceLabel(svc: Service): string {
-  return `${svc.namespace}/${svc.name}`;
-}

@@ -1,12 +1,12 @@
 // kube-proxy, iptables mode (shared/notes/domain.md §2): the topology's services and endpoints,
 // as one node's kube-proxy sees them, handed to the pure payload builder (./iptables/), whose
 // output is exactly what kube-proxy (plus kubelet's KUBE-FIREWALL jumps) writes. One
-// iptables-restore per node. The flavour follows serviceProxy.iptablesFlavor: 'ext' (current
-// KUBE-EXT/KUBE-SVL layout) or 'xlb' (≤ 1.23: KUBE-XLB, masquerade rules inside KUBE-SVC).
+// iptables-restore per node. serviceProxy.version picks the release reproduced (iptables/release.ts):
+// the KUBE-EXT/KUBE-SVL layout since 1.24, KUBE-XLB before, the pre-1.19 chain names.
 import type { BuildContext } from '../context.ts';
 import type { Cluster, ClusterNode, Service } from '../model.ts';
 import { endpointPods } from './endpoints.ts';
-import { buildKubeProxyIptables } from './iptables/index.ts';
+import { buildKubeProxyIptables, releaseFeatures } from './iptables/index.ts';
 import type { KubeProxyIptablesInput, KubeProxyIptablesResult, KubeProxyService } from './iptables/index.ts';
 import type { ServiceProxy } from './types.ts';
 
@@ -31,7 +31,7 @@ export function kubeProxyInput(cluster: Cluster, node: ClusterNode): KubeProxyIp
     nodeIPs: [node.ip],
     clusterCIDR: sp.clusterCIDR,
     masqueradeAll: sp.masqueradeAll,
-    flavor: sp.iptablesFlavor,
+    version: sp.version,
     services: cluster.services.map((s) => toKubeProxyService(cluster, s)),
   };
 }
@@ -57,6 +57,6 @@ export const iptablesProxy: ServiceProxy = {
       b.iptables(node.name, t.payload);
       b.dump('iptables', node.name);
     }
-    b.note(`kube-proxy iptables mode, flavour ${cluster.serviceProxy.iptablesFlavor}${cluster.serviceProxy.clusterCIDR ? `, --cluster-cidr ${cluster.serviceProxy.clusterCIDR}` : ''}`);
+    b.note(`kube-proxy ${cluster.serviceProxy.version} iptables mode (${releaseFeatures(cluster.serviceProxy.version).layout === 'ext' ? 'KUBE-EXT' : 'KUBE-XLB'} layout)${cluster.serviceProxy.clusterCIDR ? `, --cluster-cidr ${cluster.serviceProxy.clusterCIDR}` : ''}`);
   },
 };

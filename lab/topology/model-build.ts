@@ -2,6 +2,7 @@
 // datapath options' defaults come from the registered families (lab/families/<kind>/index.ts).
 import { FAMILIES } from '../families/registry.ts';
 import { defaultGateway } from '../net.ts';
+import { DEFAULT_KUBE_PROXY_VERSION } from '../services/iptables/release.ts';
 import type {
   Cluster, ClusterNode, Expect, Pod, Probe, Scenario, Service, Topology, CaptureExpect,
 } from '../model.ts';
@@ -78,7 +79,7 @@ export function toModel(r: RawTopology, file: string): Topology {
       serviceCIDR: sp.serviceCIDR as string | undefined,
       masqueradeAll: (sp.masqueradeAll as boolean | undefined) ?? false,
       localPolicyFallback: (sp.localPolicyFallback as boolean | undefined) ?? false,
-      iptablesFlavor: (sp.iptablesFlavor as 'ext' | 'xlb' | undefined) ?? 'ext',
+      version: (sp.version as string | undefined) ?? DEFAULT_KUBE_PROXY_VERSION,
     },
     vswitches, nodes, pods, services,
     slbs: (c.slbs ?? []).map((s) => ({

@@ -11,7 +11,10 @@ const topo = loadTopology(`${TOPOLOGY_DIR}/kproxy.yaml`);
 test('the kproxy catalogue has the scenarios of SCENARIOS.md', (t) => {
   const ids = topo.scenarios.map((s) => s.id);
   for (const id of ['kproxy-1', 'kproxy-2', 'kproxy-3', 'kproxy-4', 'calico-1']) t.true(ids.includes(id), `${id} missing`);
-  t.true(topo.scenarios.some((s) => s.serviceProxy.iptablesFlavor === 'xlb'), 'a scenario shows the article-era (xlb) rules');
+  // The topology pins the article's kube-proxy (1.18); variants show the 1.23 and current rules.
+  t.is(topo.cluster.serviceProxy.version, '1.18');
+  t.true(topo.scenarios.some((s) => s.serviceProxy.version === '1.23'), 'a scenario shows the last KUBE-XLB release');
+  t.true(topo.scenarios.some((s) => s.serviceProxy.version === '1.31'), 'a scenario shows a current release');
 });
 
 for (const s of topo.scenarios) {

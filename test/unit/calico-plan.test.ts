@@ -131,7 +131,7 @@ test('daemons and the bounded convergence wait: routers first, short control soc
 });
 
 test('kube-proxy iptables: one restore per node with kube-proxy\'s chain names, shown by `lab plan`', (t) => {
-  const c = compiled('kproxy-1');
+  const c = compiled('kproxy-1-today');
   const { plan } = c;
   const steps = plan.steps.filter((s) => s.tool === 'iptables');
   t.deepEqual(steps.map((s) => s.object), ['worker-a', 'worker-b']);
@@ -150,6 +150,17 @@ test('xlb flavour (≤ 1.23): the externalIP jumps straight to KUBE-SVC, as in t
   const ipt = lines(compiled('kproxy-2-xlb').plan, 'worker-a', 'iptables').join('\n');
   t.false(/KUBE-EXT-/.test(ipt));
   t.regex(ipt, /"default\/nginx-demo-1 external IP" -m tcp -p tcp -d 192\.168\.64\.57 --dport 8088 -j KUBE-SVC-ZY4BE2BR2EQQGD2J/);
+});
+
+test('kproxy-1 at the article\'s kube-proxy (1.18): its chains, the masquerade jumps in KUBE-SERVICES, one KUBE-POSTROUTING rule', (t) => {
+  const ipt = lines(compiled('kproxy-1').plan, 'worker-a', 'iptables').join('\n');
+  t.regex(ipt, /-A KUBE-SERVICES -m comment --comment "default\/nginx-demo-1: cluster IP" -m tcp -p tcp -d 10\.196\.52\.1 --dport 8088 -j KUBE-SVC-JKOCBQALQGD3X3RT/);
+  t.regex(ipt, /-A KUBE-SERVICES -m comment --comment "default\/nginx-demo-2: cluster IP" -m tcp -p tcp -d 10\.196\.89\.31 --dport 8089 -j KUBE-SVC-6JCCLZMUQSW27LLD/);
+  t.regex(ipt, /-A KUBE-SERVICES -m comment --comment "default\/nginx-demo-1: cluster IP" -m tcp -p tcp -d 10\.196\.52\.1 --dport 8088 ! -s 10\.217\.0\.0\/16 -j KUBE-MARK-MASQ/);
+  t.regex(ipt, /-A KUBE-NODEPORTS -m comment --comment default\/nginx-demo-2: -m tcp -p tcp --dport 31755 -j KUBE-MARK-MASQ/);
+  t.regex(ipt, /-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -m mark --mark 0x00004000\/0x00004000 -j MASQUERADE/);
+  t.regex(ipt, /-A KUBE-MARK-MASQ -j MARK --set-xmark 0x00004000\/0x00004000/);
+  t.false(/KUBE-EXT-|ZY4BE2BR2EQQGD2J|--xor-mark/.test(ipt));
 });
 
 test('the article\'s chain names are kube-proxy < 1.19\'s: an unnamed port still added ":" to the service port name', (t) => {

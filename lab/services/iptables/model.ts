@@ -94,8 +94,10 @@ function endpointInfo(ep: KubeProxyEndpoint, str: string, spn: string, proto: st
 function portEndpoints(svc: KubeProxyService, port: KubeProxyServicePort, spn: string, proto: string, nodeName: string): EpInfo[] {
   const byKey = new Map<string, EpInfo>();
   for (const ep of svc.endpoints) {
-    // Per-endpoint ports (an EndpointSlice's ports, by port name) win over the service's targetPort.
-    const target = ep.ports?.[port.name ?? ''] ?? port.targetPort;
+    // An EndpointSlice's ports (by port name) are authoritative: an endpoint from a slice without this
+    // port is not one of its endpoints. Without slice ports, the service's numeric targetPort.
+    const target = ep.ports ? ep.ports[port.name ?? ''] : port.targetPort;
+    if (target === undefined) continue;
     const str = joinHostPort(ep.ip, target);
     byKey.set(str, endpointInfo(ep, str, spn, proto, nodeName));
   }

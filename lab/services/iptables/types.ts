@@ -53,7 +53,8 @@ export interface KubeProxyEndpoint {
   terminating?: boolean;
   /**
    * The EndpointSlice's ports by port name ("" for an unnamed port): the endpoint's port for the service
-   * port of that name. Absent (or no entry) → the service port's numeric targetPort.
+   * port of that name; a service port with no entry has no such endpoint. Absent → every service port's
+   * numeric targetPort.
    */
   ports?: Record<string, number>;
 }

@@ -89,20 +89,27 @@ export function declareNat(b: Buffers, active: Set<string>, declared: string[], 
  * --xor-mark that clears the bit, then MASQUERADE, and the mark is set with --or-mark. Before, the mark
  * was "%#08x/%#08x" and one rule matched it (`-m mark --mark M/M -j MASQUERADE`, `--set-xmark M/M`).
  */
-export function writeMasqueradeMachinery(b: Buffers, o: Options): void {
+export function masqueradeRules(o: Pick<Options, 'masqueradeMark' | 'randomFully' | 'release'>): string[] {
   const m = o.masqueradeMark;
   const random = o.randomFully ? ['--random-fully'] : [];
   const snat = ['-m', 'comment', '--comment', q('kubernetes service traffic requiring SNAT')];
   if (o.release.markForm === 'set-xmark') {
-    b.natRules.push(line('-A', KUBE_POSTROUTING, snat, '-m', 'mark', '--mark', `${m}/${m}`, '-j', 'MASQUERADE', random));
-    b.natRules.push(line('-A', KUBE_MARK_MASQ, '-j', 'MARK', '--set-xmark', `${m}/${m}`));
-    return;
+    return [
+      line('-A', KUBE_POSTROUTING, snat, '-m', 'mark', '--mark', `${m}/${m}`, '-j', 'MASQUERADE', random),
+      line('-A', KUBE_MARK_MASQ, '-j', 'MARK', '--set-xmark', `${m}/${m}`),
+    ];
   }
-  b.natRules.push(line('-A', KUBE_POSTROUTING, '-m', 'mark', '!', '--mark', `${m}/${m}`, '-j', 'RETURN'));
-  // Clear the mark to avoid re-masquerading if the packet re-traverses the network stack.
-  b.natRules.push(line('-A', KUBE_POSTROUTING, '-j', 'MARK', '--xor-mark', m));
-  b.natRules.push(line('-A', KUBE_POSTROUTING, snat, '-j', 'MASQUERADE', random));
-  b.natRules.push(line('-A', KUBE_MARK_MASQ, '-j', 'MARK', '--or-mark', m));
+  return [
+    line('-A', KUBE_POSTROUTING, '-m', 'mark', '!', '--mark', `${m}/${m}`, '-j', 'RETURN'),
+    // Clear the mark to avoid re-masquerading if the packet re-traverses the network stack.
+    line('-A', KUBE_POSTROUTING, '-j', 'MARK', '--xor-mark', m),
+    line('-A', KUBE_POSTROUTING, snat, '-j', 'MASQUERADE', random),
+    line('-A', KUBE_MARK_MASQ, '-j', 'MARK', '--or-mark', m),
+  ];
+}
+
+export function writeMasqueradeMachinery(b: Buffers, o: Options): void {
+  b.natRules.push(...masqueradeRules(o));
 }
 
 export function writeStaleChainDeletes(b: Buffers, o: Options, active: ReadonlySet<string>): void {
