@@ -11,8 +11,7 @@ import type { Probe, Scenario, Topology } from './model.ts';
 import { PlanBuilder } from './plan.ts';
 import { serviceProxyFor } from './services/registry.ts';
 import { resolveAddress } from './topology/load.ts';
-import { securityGroupDumps } from './probes/security-groups.ts';
-import { stateDumps, withCounterBaselines } from './probes/state-checks.ts';
+import { everyProbeDumps, probeDumps } from './checks/registry.ts';
 
 export type { Compiled, ProbeSpec } from './contract.ts';
 
@@ -29,8 +28,9 @@ export function compileScenario(topo: Topology, scenario: Scenario | undefined, 
   const plan = b.build();
   plan.modules = modulesFor(plan.features, plan.modules); // the UML guest loads them
   const probes = (scenario?.probes ?? []).map((p, i) => compileProbe(topo, p, i + 1));
-  securityGroupDumps(probes); // counters after every probe: each probe's baseline is the previous dump
-  withCounterBaselines(probes);
+  // Cumulative counters are dumped after every probe: each probe's baseline is the previous dump.
+  const baselines = everyProbeDumps(probes.map((p) => p.probe));
+  for (const p of probes) for (const d of baselines) if (!p.dumps.some((x) => x.kind === d.kind && x.object === d.object)) p.dumps.push(d);
   return { plan, probes, ctx };
 }
 
@@ -38,10 +38,6 @@ function compileProbe(topo: Topology, p: Probe, index: number): ProbeSpec {
   const dst = resolveAddress(p.to, topo);
   const port = p.port ?? dst.port;
   if (!port) throw new Error(`probe "${p.name}": no port for ${p.to} (give "port")`);
-  const dumps: ProbeSpec['dumps'] = [];
-  for (const ct of p.expect.conntrack) if (!dumps.some((d) => d.kind === 'conntrack' && d.object === ct.node)) dumps.push({ kind: 'conntrack', object: ct.node });
-  for (const v of p.expect.ipvs) if (!dumps.some((d) => d.kind === 'ipvs' && d.object === v.node)) dumps.push({ kind: 'ipvs', object: v.node });
-  for (const d of stateDumps(p)) if (!dumps.some((x) => x.kind === d.kind && x.object === d.object)) dumps.push(d);
   const bulk = (p.connections ?? 0) > 1;
   return {
     id: `p${index}`,
@@ -54,6 +50,6 @@ function compileProbe(topo: Topology, p: Probe, index: number): ProbeSpec {
     mode: bulk ? 'bulk' : 'single',
     attempts: bulk ? p.connections! : p.expect.reachable === false ? 1 : p.attempts,
     timeout: p.timeoutSeconds,
-    dumps,
+    dumps: probeDumps(p), // what this probe's expectations read, as the check registry says
   };
 }

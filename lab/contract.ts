@@ -39,3 +39,9 @@ export const SPORT_BASE = 40000;
 export function sourcePort(index: number, attempt: number): number {
   return SPORT_BASE + index * 100 + attempt;
 }
+
+/** The file (under out/dump/ of the job) holding the agent's `kind` dump of namespace `ns`
+ *  after probe `probeId` (or after all probes: probeId "final"). */
+export function dumpFile(probeId: string, kind: string, ns: string): string {
+  return `${probeId}.${kind}.${ns}.txt`;
+}

@@ -5,7 +5,7 @@
 import type { Compiled } from './compile.ts';
 import type { Scenario, Topology } from './model.ts';
 import { agentPhase, downLab, execCapture, upCompiled, type LabState } from './interactive.ts';
-import { analyze, type Hop, type ProbeResult } from './probes/analyze.ts';
+import { analyze, type Hop, type ProbeResult } from './checks/analyze.ts';
 import type { RunnerName } from './runners/types.ts';
 import { bold, dim, green, red } from './report/terminal.ts';
 import { cidrContains } from './net.ts';

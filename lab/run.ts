@@ -1,10 +1,9 @@
 // One scenario run: the lab lifecycle (lifecycle.ts) with phase `all`, then the evidence read and
 // evaluated. The lab's folder is removed afterwards unless the caller keeps it.
-import { InputError } from './errors.ts';
 import { agentError, closeLab, compileLab, openLab, runLab } from './lifecycle.ts';
 import type { Scenario, Topology } from './model.ts';
 import type { Plan } from './plan.ts';
-import { analyze, type ProbeResult } from './probes/analyze.ts';
+import { analyze, type ProbeResult } from './checks/analyze.ts';
 import type { RunnerName, RunOutcome } from './runners/types.ts';
 
 export interface ScenarioReport {
@@ -22,14 +21,6 @@ export interface ScenarioReport {
   jobDir?: string;
   /** What was built (for diagrams and explanations; not part of --json). */
   plan?: Plan;
-}
-
-export function findScenario(topo: Topology, id: string): Scenario {
-  const s = topo.scenarios.find((x) => x.id === id);
-  if (!s) {
-    throw new InputError([{ file: topo.file, line: 0, column: 0, field: 'scenarios', message: `no scenario "${id}" (has: ${topo.scenarios.map((x) => x.id).join(', ')})` }]);
-  }
-  return s;
 }
 
 export interface RunOptions {

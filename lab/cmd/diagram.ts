@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { locateScenario } from '../catalog.ts';
 import { compileScenario } from '../compile.ts';
 import { EXIT, LabError } from '../errors.ts';
-import type { Hop } from '../probes/analyze.ts';
+import type { Hop } from '../checks/analyze.ts';
 import { dot, mermaid, svg } from '../report/diagram.ts';
 import { runScenario } from '../run.ts';
 import { fileOption, runnerOption, type RunnerChoice } from './options.ts';

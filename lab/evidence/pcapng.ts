@@ -1,11 +1,11 @@
 // Reads the lab's capture: one pcapng stream (written by lab/runners/native/dlcap.c) holding the
 // packets of every lab namespace, one interface per (namespace, ifindex) named "<object>:<ifname>".
-// Produces the same Packet records as the tcpdump text parser (lab/probes/capture.ts), decoded
+// Produces the same Packet records as the tcpdump text parser (lab/evidence/tcpdump.ts), decoded
 // from the bytes: Ethernet (with 802.1Q/802.1ad tags) or raw IP, IPv4, TCP.
 // Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng-02.html — SHB (0x0A0D0D0A),
 // IDB (1: linktype, if_name = option 2, if_tsresol = option 9), EPB (6: epb_flags = option 2,
 // bits 0-1 direction 1 in / 2 out, bits 2-4 reception 1 unicast 2 multicast 3 broadcast 4 promiscuous).
-import type { Packet } from '../probes/capture.ts';
+import type { Packet } from './tcpdump.ts';
 
 export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_RAW = 101;

@@ -3,7 +3,7 @@
 // build creates — so the picture is of what was built, not of what the file meant.
 import { execFileSync } from 'node:child_process';
 import type { Plan } from '../plan.ts';
-import type { Hop } from '../probes/analyze.ts';
+import type { Hop } from '../checks/analyze.ts';
 
 interface Link {
   a: { object: string; name: string };

@@ -4,7 +4,7 @@
 // Cluster-policy ExternalIP lose the client IP. One ipset restore, one iptables-restore and one
 // ipvsadm -R per node.
 import type { BuildContext } from '../context.ts';
-import type { ClusterNode, Service } from '../model.ts';
+import type { ClusterNode } from '../model.ts';
 import type { ServiceProxy } from './types.ts';
 import { endpointPods, externalEndpoints } from './endpoints.ts';
 import { masqueradeMarkForBit, releaseFeatures } from './iptables/index.ts';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { ensureDlcap } from '../../lab/runners/dlcap.ts';
 import { packetsFromPcapng, readPcapng } from '../../lab/evidence/pcapng.ts';
-import { isSyn, isSynAck } from '../../lab/probes/capture.ts';
+import { isSyn, isSynAck } from '../../lab/evidence/tcpdump.ts';
 
 const run = (argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const inNs = (pid: number, argv: string[]) => run(['nsenter', '-t', String(pid), '-n', ...argv]);

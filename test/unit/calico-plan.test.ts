@@ -9,8 +9,13 @@ import { compileScenario } from '../../lab/compile.ts';
 import { portProtoHash } from '../../lab/services/iptables/hash.ts';
 import type { Plan } from '../../lab/plan.ts';
 import type { ProbeSpec } from '../../lab/contract.ts';
-import type { Evidence } from '../../lab/probes/analyze.ts';
-import { iptablesChecks, parseIpLink, parseIpRouteText, parseIptablesSaveCounters, stateChecks } from '../../lab/probes/state-checks.ts';
+import { iptablesChecks } from '../../lab/checks/iptables.ts';
+import { CHECK_KINDS } from '../../lab/checks/registry.ts';
+import type { ProbeContext } from '../../lab/checks/types.ts';
+import { parseIpLink } from '../../lab/evidence/ip-link.ts';
+import { parseIpRouteText } from '../../lab/evidence/ip-route.ts';
+import { parseIptablesSaveCounters } from '../../lab/evidence/iptables-save.ts';
+import type { Evidence } from '../../lab/evidence/read.ts';
 import { renderJob } from '../../lab/runners/job.ts';
 import { renderPlan } from '../../lab/report/plan.ts';
 import { loadTopology, parseTopology, TOPOLOGY_DIR } from '../../lab/topology/load.ts';
@@ -224,7 +229,9 @@ test('iptables-save -c: counters per rule, and a probe\'s share is the differenc
   // The counted DNAT must be the one of the pod that answered.
   const [wrong] = iptablesChecks(topo, plan, [p1, p2], ev, p1, p1.probe.expect.iptables![0]!, 'nginx-demo-1-7f67f8bdd8-k2x9p');
   t.false(wrong!.passed);
-  t.is(stateChecks(topo, { plan, probes: [p1] }, ev, p1, POD).length, 1);
+  // The state checks of p1 (those judged from dumps alone): its one iptables expectation.
+  const ctx: ProbeContext = { topo, plan, probes: [p1], ev, spec: p1, answeredBy: POD };
+  t.is(CHECK_KINDS.flatMap((k) => k.judgeState?.(ctx) ?? []).length, 1);
   void SAVE_BEFORE;
 });
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { compileScenario } from '../../lab/compile.ts';
 import { loadTopology } from '../../lab/topology/load.ts';
 import { dot, links, mermaid, pathLinks } from '../../lab/report/diagram.ts';
-import type { Hop } from '../../lab/probes/analyze.ts';
+import type { Hop } from '../../lab/checks/types.ts';
 
 const topo = loadTopology(path.join(import.meta.dirname, '..', 'fixtures', 'good', 'eniip-noservices.yaml'));
 const plan = compileScenario(topo, topo.scenarios[1], 'd1').plan;

@@ -1,8 +1,9 @@
 // Parsers of the raw evidence and the capture walk, on text in the exact formats the tools print.
 import test from 'ava';
-import { parseTcpdump } from '../../lab/probes/capture.ts';
-import { parseConntrack, parseIpvsadm } from '../../lab/probes/tables.ts';
-import { pathTokens, walk } from '../../lab/probes/analyze.ts';
+import { parseTcpdump } from '../../lab/evidence/tcpdump.ts';
+import { parseConntrack } from '../../lab/evidence/conntrack.ts';
+import { parseIpvsadm } from '../../lab/evidence/ipvsadm.ts';
+import { pathTokens, walk } from '../../lab/checks/walk.ts';
 import { PlanBuilder } from '../../lab/plan.ts';
 
 const TCPDUMP_POD = `1795303245.264886 eth0  Out ifindex 2 7e:0a:60:ba:eb:7a ethertype IPv4 (0x0800), length 80: (tos 0x0, ttl 64, id 7653, offset 0, flags [DF], proto TCP (6), length 60)

@@ -8,9 +8,12 @@ import { loadTopology, TOPOLOGY_DIR } from '../../lab/topology/load.ts';
 import { renderJob } from '../../lab/runners/job.ts';
 import type { Plan } from '../../lab/plan.ts';
 import { ebpfServiceTable, localEndpoints, nodeMapsDir } from '../../lab/services/ebpf-lb.ts';
-import { checksumCheck, classifyChecksum, lbListLinesFor, parseBpfDump, pseudoHeaderSum } from '../../lab/probes/ebpf-checks.ts';
-import { parseTcpdump } from '../../lab/probes/capture.ts';
-import { stackObjects, type Hop } from '../../lab/probes/analyze.ts';
+import { checksumCheck, classifyChecksum, pseudoHeaderSum } from '../../lab/checks/checksum.ts';
+import { lbListLinesFor } from '../../lab/checks/ebpf-lb.ts';
+import type { Hop } from '../../lab/checks/types.ts';
+import { stackObjects } from '../../lab/checks/walk.ts';
+import { parseBpfDump } from '../../lab/evidence/bpftool.ts';
+import { parseTcpdump } from '../../lab/evidence/tcpdump.ts';
 import { encodeServiceTable, formatLbList, hexTokens, lbMapPaths } from '../../lab/services/ebpf/maps.ts';
 
 const topo = loadTopology(path.join(TOPOLOGY_DIR, 'ipvlan.yaml'));

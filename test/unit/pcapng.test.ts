@@ -2,7 +2,7 @@
 // direction flags, 802.1Q tags, raw-IP interfaces, both byte orders, a stream cut short.
 import test from 'ava';
 import { decodeFrame, LINKTYPE_ETHERNET, LINKTYPE_RAW, packetsFromPcapng, readPcapng } from '../../lab/evidence/pcapng.ts';
-import { classifyChecksum, pseudoHeaderSum } from '../../lab/probes/ebpf-checks.ts';
+import { classifyChecksum, pseudoHeaderSum } from '../../lab/checks/checksum.ts';
 
 type U32 = (n: number) => Buffer;
 const le: U32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return b; };

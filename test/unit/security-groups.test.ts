@@ -1,12 +1,13 @@
 // The security-group compiler (lab/fabric/security-groups.ts) and the verdict analysis
-// (lab/probes/security-groups.ts), without a kernel.
+// (lab/checks/sg-verdict.ts), without a kernel.
 import test from 'ava';
 import { compileScenario } from '../../lab/compile.ts';
 import { locateScenario } from '../../lab/catalog.ts';
 import { chainName, groupMembers, rankRules, vswitchFilter, type SgPort } from '../../lab/fabric/security-groups.ts';
 import type { SecurityGroup, SecurityGroupRule } from '../../lab/model.ts';
-import type { Packet } from '../../lab/probes/capture.ts';
-import { parseIptablesCounters, sgVerdictCheck } from '../../lab/probes/security-groups.ts';
+import { portJumps, sgVerdictCheck } from '../../lab/checks/sg-verdict.ts';
+import { parseIptablesSaveCounters } from '../../lab/evidence/iptables-save.ts';
+import type { Packet } from '../../lab/evidence/tcpdump.ts';
 
 const rule = (r: Partial<SecurityGroupRule> & Pick<SecurityGroupRule, 'direction'>): SecurityGroupRule => ({
   action: 'accept', protocol: 'all', peer: { cidr: '0.0.0.0/0' }, priority: 1, ...r,
@@ -133,10 +134,11 @@ const pkt = (ifname: string, dir: 'In' | 'Out'): Packet => ({
 });
 
 test('counters: rules, comments and the per-port jumps of iptables-save -c', (t) => {
-  const { rules, jumps } = parseIptablesCounters(dump(2, 1));
+  const rules = parseIptablesSaveCounters(dump(2, 1));
+  const jumps = portJumps(rules);
   t.deepEqual(jumps, [{ port: 'ecs2-eth1.1003', dir: 'ingress', chain: 'sg-web.in.ecs2-eth1.1003' }]);
   t.is(rules.find((r) => r.target === 'DROP')!.comment, 'security group sg-web: default deny ingress');
-  t.is(rules.find((r) => r.target === 'DROP')!.pkts, 2);
+  t.is(rules.find((r) => r.target === 'DROP')!.packets, 2);
 });
 
 test('droppedBy: the deny rule counted this probe and the request never left by the port', (t) => {

@@ -7,7 +7,7 @@ import { compileScenario } from '../../compile.ts';
 import { EXIT, InfraError, LabError } from '../../errors.ts';
 import type { Scenario, Topology } from '../../model.ts';
 import { newLabId } from '../../names.ts';
-import { parseBpfDump } from '../../probes/ebpf-checks.ts';
+import { parseBpfDump } from '../../evidence/bpftool.ts';
 import { selectRunner } from '../../runners/index.ts';
 import { removeJob, writeJob } from '../../runners/job.ts';
 import type { RunnerName } from '../../runners/types.ts';

@@ -1,29 +1,13 @@
-// Security-group verdicts from evidence: which rule of which group admitted or dropped a packet
-// at an ENI's vSwitch port, read from the kernel's own packet counters (iptables-save -c in the
-// vSwitch namespace, after this probe minus after the previous one) and from the captures in
-// that namespace. The rules' comments (lab/fabric/security-groups.ts) name group and rule.
-import type { ProbeSpec } from '../contract.ts';
-import type { SgVerdictExpect } from '../model.ts';
-import { describePacket, type Packet } from './capture.ts';
-
-/** The shape of lab/probes/analyze.ts's Check (kept structural to avoid an import cycle). */
-export interface SgCheck {
-  name: string;
-  expected: string;
-  observed: string;
-  passed: boolean;
-  evidence: string[];
-}
-
-export interface CountedRule {
-  chain: string;
-  pkts: number;
-  bytes: number;
-  key: string; // chain + rule text without counters, with an occurrence suffix
-  text: string; // the rule as iptables-save prints it, without counters
-  comment?: string;
-  target?: string;
-}
+// expect.droppedBy / expect.admittedBy: which rule of which security group admitted or dropped
+// a packet at an ENI's vSwitch port, read from the kernel's own packet counters (iptables-save -c
+// in the vSwitch namespace, after this probe minus after the previous one) and from the captures
+// in that namespace. The rules' comments (lab/fabric/security-groups.ts) name group and rule.
+import { parseIptablesSaveCounters, withDeltas, type CountedRule } from '../evidence/iptables-save.ts';
+import { earlierDump, probeDump } from '../evidence/read.ts';
+import { describePacket, type Packet } from '../evidence/tcpdump.ts';
+import type { Expect, SgVerdictExpect } from '../model.ts';
+import type { Check, CheckKind, RefUse } from './types.ts';
+import { resolveIfaceRef } from './walk.ts';
 
 export interface PortJump {
   port: string;
@@ -31,48 +15,24 @@ export interface PortJump {
   chain: string;
 }
 
-/** Parses `iptables-save -c` (filter table): counted rules, and FORWARD's per-port jumps. */
-export function parseIptablesCounters(text: string): { rules: CountedRule[]; jumps: PortJump[] } {
-  const rules: CountedRule[] = [];
+/** FORWARD's per-port jumps of the filter table: the chain that holds each port's rules. */
+export function portJumps(rules: CountedRule[]): PortJump[] {
   const jumps: PortJump[] = [];
-  const seen = new Map<string, number>();
-  let table = '';
-  for (const line of text.split('\n')) {
-    if (line.startsWith('*')) table = line.slice(1).trim();
-    const m = /^\[(\d+):(\d+)\]\s+(-A\s+(\S+)\s+.*)$/.exec(line);
-    if (!m || table !== 'filter') continue;
-    const text = m[3]!;
-    const chain = m[4]!;
-    const n = (seen.get(text) ?? 0) + 1;
-    seen.set(text, n);
-    const comment = /--comment\s+(?:"((?:[^"\\]|\\.)*)"|(\S+))/.exec(text);
-    const target = /\s-j\s+(\S+)/.exec(text)?.[1];
-    rules.push({ chain, pkts: Number(m[1]), bytes: Number(m[2]), key: `${text}#${n}`, text, comment: comment ? (comment[1] ?? comment[2]) : undefined, target });
-    if (chain === 'FORWARD' && target) {
-      const o = /\s-o\s+(\S+)/.exec(text);
-      const i = /\s-i\s+(\S+)/.exec(text);
-      if (o) jumps.push({ port: o[1]!, dir: 'ingress', chain: target });
-      else if (i) jumps.push({ port: i[1]!, dir: 'egress', chain: target });
-    }
+  for (const r of rules) {
+    if (r.table !== 'filter' || r.chain !== 'FORWARD' || !r.target) continue;
+    const o = /\s-o\s+(\S+)/.exec(r.text);
+    const i = /\s-i\s+(\S+)/.exec(r.text);
+    if (o) jumps.push({ port: o[1]!, dir: 'ingress', chain: r.target });
+    else if (i) jumps.push({ port: i[1]!, dir: 'egress', chain: r.target });
   }
-  return { rules, jumps };
+  return jumps;
 }
 
-export function groupOfComment(comment: string | undefined): string | undefined {
+function groupOfComment(comment: string | undefined): string | undefined {
   return comment ? /^security group ([a-z0-9+-]+?)(?:,|:)/.exec(comment)?.[1] : undefined;
 }
 
 const isGroupRule = (r: CountedRule) => !!r.comment && /^security group /.test(r.comment) && !/\(stateful\)|is remembered/.test(r.comment) && r.target !== 'CONNMARK';
-
-/** The latest iptables dump of `ns` taken after an earlier probe (its counters are this probe's baseline). */
-export function baselineDump(dumps: Map<string, string>, probes: ProbeSpec[], spec: ProbeSpec, ns: string): string | undefined {
-  for (let i = spec.index - 1; i >= 1; i--) {
-    const prev = probes.find((p) => p.index === i);
-    const text = prev && dumps.get(`${prev.id}.iptables.${ns}.txt`);
-    if (text) return text;
-  }
-  return undefined;
-}
 
 /**
  * One check: the packet was `verdict` (admitted / dropped) by a rule of `x.group` at the port
@@ -89,18 +49,17 @@ export function sgVerdictCheck(a: {
   before?: string;
   after?: string;
   pool: Packet[];
-}): SgCheck {
+}): Check {
   const { verdict, x, vswitch, port } = a;
   const packetWord = x.packet === 'reply' ? 'reply' : 'request';
   const name = `${verdict} by security group ${x.group} at ${x.at} (${packetWord})`;
   if (a.after === undefined) {
     return { name, expected: `a rule of ${x.group} counts the ${packetWord}`, observed: `no iptables dump of ${vswitch} after the probe`, passed: false, evidence: [] };
   }
-  const after = parseIptablesCounters(a.after);
-  const before = parseIptablesCounters(a.before ?? '');
-  const was = new Map(before.rules.map((r) => [r.key, r.pkts]));
-  const moved = after.rules.map((r) => ({ r, d: r.pkts - (was.get(r.key) ?? 0) })).filter((m) => m.d > 0 && isGroupRule(m.r));
-  const myChains = after.jumps.filter((j) => j.port === port);
+  const filter = (text: string) => parseIptablesSaveCounters(text).filter((r) => r.table === 'filter');
+  const after = filter(a.after);
+  const moved = withDeltas(after, a.before === undefined ? undefined : filter(a.before)).map((r) => ({ r, d: r.delta })).filter((m) => m.d > 0 && isGroupRule(m.r));
+  const myChains = portJumps(after).filter((j) => j.port === port);
   const dirOf = (chain: string) => myChains.find((j) => j.chain === chain)?.dir;
   const wantTarget = verdict === 'dropped' ? 'DROP' : 'RETURN';
   const atPort = moved.filter((m) => dirOf(m.r.chain) !== undefined);
@@ -144,7 +103,7 @@ export function sgVerdictCheck(a: {
     ? `${verdict} at ${port} (${dir === 'ingress' ? `FORWARD -o ${port}, the ENI's inbound` : `FORWARD -i ${port}, the ENI's outbound`}) by ${ruleText}; ${capText}`
     : `no rule of ${x.group} at ${port} counted a packet with verdict ${wantTarget}${elsewhere.length ? `; counters that moved: ${[...new Set(elsewhere.map((m) => `"${m.r.comment}" in ${m.r.chain}`))].join(', ')}` : ''}; ${capText}`;
   const evidence = [
-    ...[...hits, ...elsewhere].slice(0, 6).map((m) => `${vswitch}: [${m.r.pkts}:${m.r.bytes}] ${m.r.text}  (+${m.d} in this probe)`),
+    ...[...hits, ...elsewhere].slice(0, 6).map((m) => `${vswitch}: [${m.r.packets}:${m.r.bytes}] ${m.r.text}  (+${m.d} in this probe)`),
     ...inNs.slice(0, 6).map(describePacket),
   ];
   return {
@@ -156,15 +115,25 @@ export function sgVerdictCheck(a: {
   };
 }
 
-/** Every probe of a scenario dumps the filter counters of every vSwitch a verdict names, so
- *  that each probe has the previous probe's counters as its baseline. */
-export function securityGroupDumps(probes: ProbeSpec[]): void {
-  const objects = new Set<string>();
-  for (const p of probes) {
-    const e = p.probe.expect;
-    for (const v of [...(e.droppedBy ? [e.droppedBy] : []), ...(e.admittedBy ?? [])]) objects.add(v.at.split(':')[0]!);
-  }
-  for (const p of probes) {
-    for (const o of objects) if (!p.dumps.some((d) => d.kind === 'iptables' && d.object === o)) p.dumps.push({ kind: 'iptables', object: o });
-  }
-}
+const verdictsOf = (e: Expect) => [
+  ...(e.droppedBy ? [{ verdict: 'dropped' as const, x: e.droppedBy, path: ['droppedBy'] }] : []),
+  ...e.admittedBy.map((x, m) => ({ verdict: 'admitted' as const, x, path: ['admittedBy', m] })),
+];
+
+export const sgVerdict: CheckKind = {
+  fields: ['droppedBy', 'admittedBy'],
+  references: (e) => verdictsOf(e).flatMap(({ x, path }): RefUse[] => [
+    { path: ['expect', ...path, 'at'], kind: 'vswitchPort', ref: x.at },
+    { path: ['expect', ...path, 'group'], kind: 'securityGroup', ref: x.group },
+  ]),
+  // Every probe of a scenario dumps the filter counters of every vSwitch a verdict names, so
+  // that each probe has the previous probe's counters as its baseline.
+  everyProbe: (probes) => probes.flatMap((p) => verdictsOf(p.expect).map((v) => ({ kind: 'iptables', object: v.x.at.split(':')[0]! }))),
+  judge: (c, t) => verdictsOf(c.spec.probe.expect).map(({ verdict, x }) => {
+    const r = resolveIfaceRef(c.plan, x.at)[0]!;
+    return sgVerdictCheck({
+      verdict, x, vswitch: r.object, port: r.ifname ?? '', pool: x.packet === 'reply' ? t.reply : t.request,
+      before: earlierDump(c.ev, c.plan, c.probes, c.spec, 'iptables', r.object), after: probeDump(c.ev, c.plan, c.spec.id, 'iptables', r.object),
+    });
+  }),
+};

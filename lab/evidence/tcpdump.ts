@@ -1,4 +1,4 @@
-// Parses tcpdump's text output (-i any -nn -tt -e -v -S, LINUX_SLL2): one record per packet
+// Evidence: parses tcpdump's text output (-i any -nn -tt -e -v -S, LINUX_SLL2): one record per packet
 // with the namespace, interface, direction, VLAN tag, addresses, TCP flags and sequence numbers.
 export interface Packet {
   object: string; // lab object whose namespace captured it
