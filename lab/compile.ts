@@ -11,7 +11,7 @@ import type { Probe, Scenario, Topology } from './model.ts';
 import { PlanBuilder } from './plan.ts';
 import { serviceProxyFor } from './services/registry.ts';
 import { resolveAddress } from './topology/load.ts';
-import { everyProbeDumps, probeDumps } from './checks/registry.ts';
+import { everyProbeDumps, finalDumps, probeDumps } from './checks/registry.ts';
 
 export type { Compiled, ProbeSpec } from './contract.ts';
 
@@ -25,6 +25,7 @@ export function compileScenario(topo: Topology, scenario: Scenario | undefined, 
   buildSecurityGroups(ctx); // after every ENI is known: group references expand to their addresses
   serviceProxyFor(cluster.serviceProxy.kind).build(ctx);
   b.module('nf_conntrack_netlink'); // the conntrack tool reads the table over netlink
+  for (const d of finalDumps(scenario?.probes ?? [])) b.dump(d.kind, d.object); // what the checks read after all probes
   const plan = b.build();
   plan.modules = modulesFor(plan.features, plan.modules); // the UML guest loads them
   const probes = (scenario?.probes ?? []).map((p, i) => compileProbe(topo, p, i + 1));

@@ -59,7 +59,7 @@ export const ebpfLb: CheckKind = {
     { path: ['expect', 'ebpfLb', m, 'service'], kind: 'address', ref: v.service },
     ...v.backends.map((b, q) => ({ path: ['expect', 'ebpfLb', m, 'backends', q], kind: 'pod' as const, ref: b })),
   ]),
-  // The maps are dumped once, after all probes: the eBPF service proxy (lab/services/ebpf-lb.ts)
-  // asks for that dump on every node an ebpfLb expectation names.
+  // The maps are dumped once, after all probes.
+  finalDumps: (p) => (p.expect.ebpfLb ?? []).map((x) => ({ kind: 'bpf', object: x.node })),
   judge: (c) => (c.spec.probe.expect.ebpfLb ?? []).map((x) => ebpfLbCheck(c, x)),
 };

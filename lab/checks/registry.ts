@@ -52,6 +52,13 @@ export function probeDumps(p: Probe): DumpRequest[] {
   return out;
 }
 
+/** Dumps taken once after all probes, for the expectations of every probe. */
+export function finalDumps(probes: Probe[]): DumpRequest[] {
+  const out: DumpRequest[] = [];
+  for (const p of probes) for (const k of CHECK_KINDS) addUnique(out, k.finalDumps?.(p) ?? []);
+  return out;
+}
+
 /** Dumps every probe of the scenario takes: the baselines of cumulative counters. */
 export function everyProbeDumps(probes: Probe[]): DumpRequest[] {
   const out: DumpRequest[] = [];

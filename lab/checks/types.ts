@@ -86,6 +86,8 @@ export interface CheckKind {
   /** Dumps every probe of the scenario takes once one probe has such an expectation (cumulative
    *  counters: a probe's share is its dump minus the previous probe's). */
   everyProbe?(probes: Probe[]): DumpRequest[];
+  /** Dumps taken once, after all probes (state that does not change from probe to probe). */
+  finalDumps?(p: Probe): DumpRequest[];
   /** Judges a single-connection probe from its traffic. */
   judge?(c: ProbeContext, t: Traffic): Check[];
   /** Judges a bulk probe from its connection counts. */
