@@ -12,6 +12,7 @@ import { PlanBuilder } from './plan.ts';
 import { serviceProxyFor } from './services/registry.ts';
 import { resolveAddress } from './topology/load.ts';
 import { everyProbeDumps, finalDumps, probeDumps } from './checks/registry.ts';
+import { explainDumps } from './explain/dumps.ts';
 
 export type { Compiled, ProbeSpec } from './contract.ts';
 
@@ -32,6 +33,7 @@ export function compileScenario(topo: Topology, scenario: Scenario | undefined, 
   // Cumulative counters are dumped after every probe: each probe's baseline is the previous dump.
   const baselines = everyProbeDumps(probes.map((p) => p.probe));
   for (const p of probes) for (const d of baselines) if (!p.dumps.some((x) => x.kind === d.kind && x.object === d.object)) p.dumps.push(d);
+  explainDumps(plan, probes, cluster); // counters and tables that name each hop's decider and each drop's cause
   return { plan, probes, ctx };
 }
 

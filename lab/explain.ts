@@ -1,13 +1,16 @@
-// `lab explain ID`: the scenario's story — topology, the article's path, and for every hop the
-// object that decided it, quoted from the running kernel (`ip route get`, `ip rule`, the IPVS
-// table, iptables counters), then the observed path. The lab is brought up, probed, questioned
-// while still up, and taken down.
+// `lab explain ID`: the scenario's story — topology, and per probe the verdict (delivered at X,
+// dropped at Y by Z) and every hop with what decided it and every address rewrite, all from the
+// run's evidence (lab/explain/story.ts), plus each forwarding hop's route quoted from the running
+// kernel (`ip route get`, `ip rule`). The lab is brought up, probed, questioned, and taken down.
 import type { Compiled } from './compile.ts';
 import type { Scenario, Topology } from './model.ts';
 import { agentPhase, downLab, execCapture, upCompiled, type LabState } from './interactive.ts';
 import { analyze, type Hop, type ProbeResult } from './checks/analyze.ts';
+import { stories } from './explain/story.ts';
+import { renderStory } from './explain/render.ts';
+import { EXIT, LabError } from './errors.ts';
 import type { RunnerName } from './runners/types.ts';
-import { bold, dim, green, red } from './report/terminal.ts';
+import { bold, red } from './report/terminal.ts';
 import { cidrContains } from './net.ts';
 
 export function describeTopology(topo: Topology): string[] {
@@ -49,26 +52,14 @@ export function ruleFor(rules: string, table: string, src: string, dst: string, 
   return undefined;
 }
 
-/** For one forwarding decision inside a namespace: what the kernel says about it. */
-async function decide(s: LabState, compiled: Compiled, inHop: Hop, outHop: Hop): Promise<string[]> {
+/**
+ * The route that decided one forwarding step inside a namespace, asked of the running kernel
+ * (`ip route get` and `ip rule`). Rewrites and drops come from the run's evidence (the story).
+ */
+async function routeDecision(s: LabState, compiled: Compiled, inHop: Hop, outHop: Hop): Promise<string[]> {
   const lines: string[] = [];
   const ns = inHop.object;
   const hasIpvs = compiled.plan.interfaces.some((i) => i.object === ns && i.name === 'kube-ipvs0');
-  if (inHop.dst !== outHop.dst) {
-    if (hasIpvs) {
-      const vs = await q(s, ns, ['ipvsadm', '-Ln', '-t', `${inHop.dst}:${compiled.probes[0]?.dstPort ?? 80}`]);
-      lines.push(`destination ${inHop.dst} → ${outHop.dst}: IPVS virtual server on kube-ipvs0:`, ...vs.split('\n').slice(3).map((l) => `    ${l.trim()}`));
-    } else {
-      const nat = await q(s, ns, [s.runner === 'uml' ? 'iptables-legacy-save' : 'iptables-save', '-t', 'nat']);
-      const dnat = nat.split('\n').filter((l) => l.includes(`--to-destination ${outHop.dst}`));
-      lines.push(`destination ${inHop.dst} → ${outHop.dst}: DNAT rule(s):`, ...dnat.slice(0, 3).map((l) => `    ${l}`));
-    }
-  }
-  if (inHop.src !== outHop.src) {
-    const nat = await q(s, ns, [s.runner === 'uml' ? 'iptables-legacy-save' : 'iptables-save', '-t', 'nat']);
-    const masq = nat.split('\n').filter((l) => /MASQUERADE|SNAT/.test(l) && /^-A/.test(l));
-    lines.push(`source ${inHop.src} → ${outHop.src}: source NAT in POSTROUTING:`, ...masq.slice(0, 3).map((l) => `    ${l}`));
-  }
   // IPVS re-routes a translated packet with an *output* lookup (ip_route_me_harder): no input
   // interface, so a rule carrying `iif` cannot match it. A plain forward is an input lookup.
   const outputLookup = inHop.dst !== outHop.dst && hasIpvs;
@@ -88,6 +79,24 @@ async function decide(s: LabState, compiled: Compiled, inHop: Hop, outHop: Hop):
   return lines;
 }
 
+/** Live additions per request hop: the sender's route, and each forwarding hop's route and rule. */
+async function liveDecisions(s: LabState, compiled: Compiled, hops: Hop[]): Promise<string[][]> {
+  const out: string[][] = [];
+  for (let i = 0; i < hops.length; i++) {
+    const h = hops[i]!;
+    const prev = hops[i - 1];
+    const wire = prev && compiled.plan.edges.some((e) => e.from.object === prev.object && e.from.name === prev.ifname && e.from.dir === prev.dir && e.to.object === h.object && e.to.name === h.ifname && e.to.dir === h.dir);
+    if (i === 0 && h.dir === 'Out') {
+      const route = await q(s, h.object, ['ip', 'route', 'get', h.dst]);
+      out.push([`${h.object} routes it: \`ip route get ${h.dst}\` → ${route.split('\n')[0]!.trim()}`]);
+    } else if (prev && prev.object === h.object && prev.dir === 'In' && h.dir === 'Out' && !wire) {
+      out.push(await routeDecision(s, compiled, prev, h));
+    } else out.push([]);
+  }
+  return out;
+}
+
+/** `lab explain`: bring the lab up, probe, build the stories from the evidence, ask the live kernel for the routes, tear down. */
 export async function explain(topo: Topology, scenario: Scenario, runner: RunnerName | 'auto'): Promise<string> {
   const out: string[] = [bold(`${scenario.id}: ${scenario.title}`)];
   if (scenario.story) out.push('', scenario.story.trim());
@@ -95,36 +104,15 @@ export async function explain(topo: Topology, scenario: Scenario, runner: Runner
   const { state, compiled } = await upCompiled(topo, scenario, runner);
   try {
     const rc = await agentPhase(state, 'probe');
-    if (rc !== 0) throw new Error(`the probes could not run (agent status ${rc})`);
+    if (rc !== 0) throw new LabError(`the probes could not run (agent status ${rc})`, EXIT.infra);
     const results: ProbeResult[] = analyze(topo, compiled, state.jobDir);
-    for (const r of results) {
+    const told = stories(topo, compiled, state.jobDir, results);
+    for (const [k, r] of results.entries()) {
+      const st = told[k]!;
       const expected = scenario.probes.find((p) => p.name === r.name)?.expect.path;
-      out.push('', bold(`${r.name}: ${r.from} → ${r.to} (${r.target})`));
-      if (expected) out.push(`  the article's path: ${expected.join(' → ')}`);
-      out.push(`  reachable: ${r.reachable ? green('yes') : red('no')}${r.answeredBy ? `, answered by ${r.answeredBy}` : ''}; ${r.checks.filter((c) => c.passed).length}/${r.checks.length} expectations hold`);
-      out.push('  hop by hop, as the kernel decides it:');
-      const hops = r.path;
-      for (let i = 0; i < hops.length; i++) {
-        const h = hops[i]!;
-        out.push(`  ${String(i + 1).padStart(2)}. ${h.label} ${h.dir} ${h.src} → ${h.dst} ${dim(`[${h.kind}]`)}`);
-        const next = hops[i + 1];
-        if (i === 0 && h.dir === 'Out') {
-          const route = await q(state, h.object, ['ip', 'route', 'get', h.dst]);
-          out.push(`      ${h.object} sends it: \`ip route get ${h.dst}\` → ${route.split('\n')[0]}`);
-        }
-        if (!next) {
-          out.push(h.dir === 'In' ? `      delivered: ${h.dst} is ${h.object}'s own address` : '      not seen any further');
-          continue;
-        }
-        if (h.dir === 'In' && next.object === h.object && next.dir === 'Out') {
-          for (const l of await decide(state, compiled, h, next)) out.push(`      ${l}`);
-        } else if (h.dir === 'Out' && next.object !== h.object) {
-          const d = compiled.plan.interfaces.find((x) => x.object === h.object && x.name === h.ifname);
-          const how = d?.kind === 'veth' ? 'veth pair' : d?.kind === 'ipvlan' ? 'ipvlan slave → its parent' : d?.kind === 'vlan' ? '802.1Q sub-interface → its trunk' : 'link';
-          out.push(dim(`      ${how}: ${h.object}:${h.ifname} ⇄ ${next.object}:${next.ifname}`));
-        }
-      }
-      if (r.replyPath.length) out.push(`  reply path: ${r.replyPath.filter((h, i, a) => i === 0 || h.object !== a[i - 1]!.object).map((h) => `${h.object}:${h.ifname}`).join(' → ')}`);
+      const live = await liveDecisions(state, compiled, r.path);
+      out.push('', ...renderStory(st, expected, (i) => live[i] ?? []));
+      out.push(`  expectations: ${r.checks.filter((c) => c.passed).length}/${r.checks.length} hold${r.checks.some((c) => !c.passed) ? ` — ${red('failing: ' + r.checks.filter((c) => !c.passed).map((c) => c.name).join('; '))}` : ''}`);
     }
   } finally {
     await downLab(state);

@@ -4,6 +4,7 @@ import { agentError, closeLab, compileLab, openLab, runLab } from './lifecycle.t
 import type { Scenario, Topology } from './model.ts';
 import type { Plan } from './plan.ts';
 import { analyze, type ProbeResult } from './checks/analyze.ts';
+import { stories, type Story } from './explain/story.ts';
 import type { RunnerName, RunOutcome } from './runners/types.ts';
 
 export interface ScenarioReport {
@@ -21,6 +22,8 @@ export interface ScenarioReport {
   jobDir?: string;
   /** What was built (for diagrams and explanations; not part of --json). */
   plan?: Plan;
+  /** Each probe's story (hops, rewrites, verdict) from the same evidence, for explain and pictures. */
+  stories?: Story[];
 }
 
 export interface RunOptions {
@@ -45,6 +48,7 @@ export async function runScenario(topo: Topology, scenario: Scenario, opts: RunO
       return report;
     }
     report.probes = analyze(topo, compiled, job.dir);
+    report.stories = stories(topo, compiled, job.dir, report.probes);
     report.passed = report.probes.length > 0 && report.probes.every((p) => p.checks.length > 0 && p.checks.every((c) => c.passed));
     return report;
   } finally {

@@ -1,5 +1,6 @@
-// The terminal report: every expectation with expected, observed and pass/fail, then the
-// observed path, hop by hop, with the addresses as they were on the wire.
+// The terminal report: every expectation with expected, observed and pass/fail, the verdict
+// (lab/explain/verdict.ts), then the observed path, hop by hop, with the addresses as they were on
+// the wire and each rewrite (★) where it happened; the reply's way when it differs.
 import type { ScenarioReport } from '../run.ts';
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -14,9 +15,11 @@ export function renderScenario(r: ScenarioReport, verbose = false): string {
   out.push(bold(`${r.id}: ${r.title}`));
   out.push(dim(`runner ${r.runner}, kernel ${r.kernel}, ${(r.timings.total / 1000).toFixed(1)} s (boot ${r.timings.boot} ms, build ${r.timings.build} ms, probe ${r.timings.probe} ms, teardown ${r.timings.teardown} ms)`));
   if (r.error) out.push(red(`ERROR: ${r.error}`));
-  for (const p of r.probes) {
+  for (const [k, p] of r.probes.entries()) {
+    const story = r.stories?.[k];
     out.push('');
     out.push(`${bold(p.name)}: ${p.from} → ${p.to} (${p.target})${p.answeredBy ? ` — answered by ${p.answeredBy}` : ''}`);
+    if (story) out.push(`  verdict: ${story.verdict.kind === 'delivered' ? green(story.verdict.summary) : red(story.verdict.summary)}`);
     for (const c of p.checks) {
       out.push(`  ${c.passed ? green('PASS') : red('FAIL')} ${c.name}`);
       out.push(`       expected: ${c.expected}`);
@@ -25,7 +28,11 @@ export function renderScenario(r: ScenarioReport, verbose = false): string {
     }
     if (p.path.length) {
       out.push('  observed path (request):');
-      for (const h of p.path) out.push(`    ${h.dir === 'Out' ? '→' : '⇢'} ${h.label} ${dim(`${h.dir} ${h.src} > ${h.dst}${h.vlan !== undefined ? ` vlan ${h.vlan}` : ''} [${h.kind}]`)}`);
+      for (const [i, h] of p.path.entries()) {
+        out.push(`    ${h.dir === 'Out' ? '→' : '⇢'} ${h.label} ${dim(`${h.dir} ${h.src} > ${h.dst}${h.vlan !== undefined ? ` vlan ${h.vlan}` : ''} [${h.kind}]`)}`);
+        for (const w of story?.request[i]?.rewrites ?? []) out.push(bold(`        ★ ${w.by} in ${w.object}: ${w.field === 'dst' ? 'destination' : 'source'} ${w.before} → ${w.after}`));
+      }
+      if (story?.replyDiffers) out.push(`  reply (another way): ${story.reply.map((x) => x.hop).filter((h, i, a) => i === 0 || h.object !== a[i - 1]!.object || h.ifname !== a[i - 1]!.ifname).map((h) => `${h.object}:${h.ifname}`).join(' → ')}`);
       out.push(`  stacks crossed: ${p.stacks}`);
     }
     if (p.bulk) out.push(`  connections: ${p.bulk.answered}/${p.bulk.total} answered; per backend: ${Object.entries(p.bulk.perBackend).map(([k, v]) => `${k} ${v}`).join(', ')}`);
