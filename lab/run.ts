@@ -6,6 +6,7 @@ import type { Plan } from './plan.ts';
 import { analyze, type ProbeResult } from './checks/analyze.ts';
 import { stories, type Story } from './explain/story.ts';
 import type { RunnerName, RunOutcome } from './runners/types.ts';
+import type { Job } from './runners/job.ts';
 
 export interface ScenarioReport {
   id: string;
@@ -31,13 +32,15 @@ export interface RunOptions {
   keep?: boolean;
   timeoutMs?: number;
   labId?: string;
+  /** Runs the job in place of the selected runner when it returns an outcome (lab test: a running UML guest). */
+  execute?: (job: Job, runner: RunnerName) => Promise<RunOutcome | undefined>;
 }
 
 export async function runScenario(topo: Topology, scenario: Scenario, opts: RunOptions): Promise<ScenarioReport> {
   const lab = await openLab(compileLab(topo, scenario, opts.labId), { topo, scenario, runner: opts.runner, mode: 'run' });
   const { job, compiled } = lab;
   try {
-    const outcome = await runLab(lab, 'all', opts.timeoutMs);
+    const outcome = (await opts.execute?.(job, lab.runner.name)) ?? (await runLab(lab, 'all', opts.timeoutMs));
     const report: ScenarioReport = {
       id: scenario.id, labId: compiled.plan.labId, title: scenario.title, family: topo.family, file: topo.file,
       runner: outcome.runner, kernel: outcome.kernel, passed: false, timings: outcome.timings, probes: [],

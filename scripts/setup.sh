@@ -41,6 +41,9 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet bird 2>/dev/nu
 if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
 # The tc eBPF load balancer, compiled from source (clang -target bpf) into .lab/bpf/lb4.o.
 bash scripts/build-bpf.sh >/dev/null
-# The lab's capture process: one packet socket per lab namespace, one pcapng stream (.lab/dlcap).
-mkdir -p .lab && gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
+# The lab's compiled helpers (lab/runners/native/): dlcap, one capture process for every lab
+# namespace (one pcapng stream); dlsysctl, every namespace's sysctls from one process.
+mkdir -p .lab
+gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
+gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"

@@ -43,7 +43,8 @@ pause() {
 JOURNAL="$JOB/journal"
 LAB=""
 IFS=$'\t' read -r _ LAB _ <"$JOURNAL" 2>/dev/null
-[[ $LAB =~ ^[0-9a-f]{6}$ ]] || { echo "agent: $JOURNAL does not start with a lab line" >&2; exit 10; }
+# (A queue directory holds no lab: each job it names is run by an agent of its own.)
+[[ $LAB =~ ^[0-9a-f]{6}$ || $PHASE == queue ]] || { echo "agent: $JOURNAL does not start with a lab line" >&2; exit 10; }
 JOURNAL_FAILED=""
 # journal LINE...: appends TAB-separated lines and flushes them (coreutils `sync FILE` = fsync)
 # before the caller makes what they name. DL_JOURNAL_SYNC=0 in a UML guest: its objects die with
@@ -72,6 +73,20 @@ is_lab_ns() { [[ $1 =~ ^dl-${LAB}-[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$ ]]; }
 is_lab_ctl() { [[ $1 =~ ^/run/(.+)\.ctl$ ]] && is_lab_ns "${BASH_REMATCH[1]}"; }
 is_lab_bpffs() { [[ ( $1 == "/sys/fs/bpf/dl-$LAB" || $1 == "/sys/fs/bpf/dl-$LAB/"* ) && $1 != *..* ]]; }
 is_num() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+# The compiled helpers (native/*.c): next to the agent (container), via DL_<NAME>, or in the
+# repo's .lab/ (built by the runner). dlcap: one capture process for every lab namespace (one
+# pcapng stream); dlsysctl: every namespace's sysctls from one process. Empty when missing: the
+# agent then uses one tcpdump, one sysctl per namespace.
+find_tool() {  # find_tool VAR NAME OVERRIDE (no command substitution: a fork costs in UML)
+  local c here=${BASH_SOURCE[0]%/*}
+  printf -v "$1" '%s' ""
+  for c in "$3" "$here/$2" "$here/../../.lab/$2"; do
+    [[ -n $c && -x $c ]] && { printf -v "$1" '%s' "$c"; return 0; }
+  done
+}
+find_tool DLCAP dlcap "${DL_DLCAP:-}"
+find_tool DLSYSCTL dlsysctl "${DL_DLSYSCTL:-}"
 
 # --- build -------------------------------------------------------------------------------
 run_step() {
@@ -219,28 +234,47 @@ wait_bgp() {
   done
 }
 
+# fail_step N LINES: records a failed step (its manifest lines) and what it printed.
+fail_step() {
+  event "step-failed	$1	$2"
+  cat "$OUT/step.err" >&2
+  printf 'step %d failed: %s\n' "$1" "$2" >"$OUT/build-error"
+  cat "$OUT/step.err" >>"$OUT/build-error"
+}
+
 build() {
   event "build-start"
-  local n=0 line steps=""
-  while IFS= read -r line || [[ -n $line ]]; do
+  local n=0 i j line steps=""
+  local -a lines=() f g args
+  mapfile -t lines <"$JOB/manifest.tsv"
+  for ((i = 0; i < ${#lines[@]}; i++)); do
+    line=${lines[i]}
     [[ -z $line || $line == \#* ]] && continue
     n=$((n + 1))
-    local -a f
     IFS=$'\t' read -r -a f <<<"$line"
     # @JOB@ stands for the job directory, whose path differs between host and guest.
     f=("${f[@]//@JOB@/$JOB}")
-    if ! run_step "${f[@]}" 2>"$OUT/step.err"; then
+    if [[ ${f[0]} == sysctl && -n $DLSYSCTL ]]; then
+      # Consecutive sysctl steps (one per namespace) in one process: dlsysctl NSPATH FILE...
+      args=("/run/netns/${f[1]}" "$JOB/${f[2]}")
+      for ((j = i + 1; j < ${#lines[@]}; j++)); do
+        IFS=$'\t' read -r -a g <<<"${lines[j]}"
+        [[ ${g[0]:-} == sysctl ]] || break
+        args+=("/run/netns/${g[1]}" "$JOB/${g[2]}")
+        line+=" | ${lines[j]}"
+      done
+      n=$((n + j - i - 1))
+      i=$((j - 1))
+      "$DLSYSCTL" "${args[@]}" 2>"$OUT/step.err" || { fail_step "$n" "$line"; return 1; }
+    elif ! run_step "${f[@]}" 2>"$OUT/step.err"; then
       [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
-      event "step-failed	$n	$line"
-      cat "$OUT/step.err" >&2
-      printf 'step %d failed: %s\n' "$n" "$line" >"$OUT/build-error"
-      cat "$OUT/step.err" >>"$OUT/build-error"
+      fail_step "$n" "$line"
       return 1
     fi
     # The namespaces exist: the capture opens its sockets while the rest of the build runs.
     [[ ${f[0]} == netns && $PHASE == all && -s $JOB/probes.tsv && -n $DLCAP ]] && start_captures
     steps+="${EPOCHREALTIME/,/.}	step-end	$n	${f[0]}	${f[1]:-}"$'\n'
-  done <"$JOB/manifest.tsv"
+  done
   # Per-step end times (for the bench's phase split), written once: hostfs writes are not free.
   printf '%s' "$steps" >>"$OUT/events.tsv"
   event "build-end	$n"
@@ -252,14 +286,6 @@ build() {
 # (bird: `birdc show protocols` and `show route all` on the control socket /run/<ns>.ctl)
 CAP_PIDS=()
 CAP_MODE=""
-# dlcap (native/dlcap.c): one process opens a packet socket in every lab namespace and writes
-# one pcapng stream; found next to the agent (container), via DL_DLCAP, or in the repo's .lab/.
-DLCAP=${DL_DLCAP:-}
-for c in "$DLCAP" "$(dirname "$0")/dlcap" "$(dirname "$0")/../../.lab/dlcap"; do
-  [[ -n $c && -x $c ]] && { DLCAP=$c; break; }
-done
-[[ -x $DLCAP ]] || DLCAP=""
-
 # start_captures: starts the capture of every lab namespace (idempotent); captures_ready waits
 # until every socket is open. Started right after the namespaces exist, so it is ready when the
 # build is done.
@@ -510,10 +536,37 @@ serve() {
   done
 }
 
+# --- queue: a guest that runs many jobs in turn (lab test: one boot per worker) -------------
+# JOB is the queue directory. The host drops <n>.req files holding a job directory; each job
+# runs in a fresh agent process (a clean lab: built, probed, torn down), its status and the
+# kernel go to <n>.rc. The file QUEUE/stop ends the loop, and so do 120 s without a request (a
+# host that died never asks again). No process is spent on polling.
+queue() {
+  local q=$JOB req id dir kernel last=$EPOCHSECONDS
+  declare -A seen=()
+  read -r kernel </proc/sys/kernel/osrelease
+  : >"$q/ready"
+  while [[ ! -e $q/stop ]] && ((EPOCHSECONDS - last < 120)); do
+    for req in "$q"/*.req; do
+      [[ -e $req ]] || continue
+      id=${req##*/}; id=${id%.req}
+      [[ -n ${seen[$id]:-} ]] && continue
+      seen[$id]=1
+      read -r dir <"$req"
+      [[ -d $dir/out ]] || { printf '10 %s\n' "$kernel" >"$q/$id.rc"; continue; }
+      bash "$0" "$dir" all >"$dir/out/agent.log" 2>&1
+      printf '%s %s\n' "$?" "$kernel" >"$q/$id.rc"
+      last=$EPOCHSECONDS
+    done
+    pause 0.02
+  done
+}
+
 # The agent itself, so that `lab down` can stop an agent whose command was killed (native).
 record_agent() { journal "agent	$$	$(proc_start $$)" || exit 13; }
 
 case "$PHASE" in
+  queue)    queue ;;
   build)    record_agent; build ;;
   probe)    run_probes ;;
   teardown) teardown ;;

@@ -22,7 +22,7 @@ import type { StartedTestContainer } from 'testcontainers';
 import type { Job } from './job.ts';
 import { AGENT, featureSource, hostFeatures } from './native.ts';
 import { probeTable } from '../features.ts';
-import { ensureDlcap } from './dlcap.ts';
+import { ensureNativeTools } from './native-tools.ts';
 import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { TOOL_PACKAGES, missingTools, toolsFor } from './tools.ts';
@@ -242,9 +242,9 @@ export const docker: Runner = {
       const tc = await testcontainers();
       let c: StartedTestContainer | undefined;
       try {
-        // The capture process (built on the host; the image has its libpcap through tcpdump), found next to the agent.
-        const dlcap = ensureDlcap().path;
-        const mounts = [{ source: job.dir, target: job.dir, mode: 'rw' as const }, ...(dlcap ? [{ source: dlcap, target: `${IN}/dlcap`, mode: 'ro' as const }] : [])];
+        // The compiled helpers (built on the host; the image has libpcap through tcpdump), found next to the agent.
+        const tools = Object.entries(ensureNativeTools()).map(([name, source]) => ({ source, target: `${IN}/${name}`, mode: 'ro' as const }));
+        const mounts = [{ source: job.dir, target: job.dir, mode: 'rw' as const }, ...tools];
         c = await startContainer(tc, `dl-${job.labId}`, mounts, Math.ceil(timeoutMs / 1000) + 120);
         result = await execAgent(c, job, phase, timeoutMs);
       } catch (e) {

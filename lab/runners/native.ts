@@ -9,7 +9,7 @@ import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { describeMissing, missingTools, toolsFor } from './tools.ts';
 import { featureRecord, probeTable } from '../features.ts';
-import { ensureDlcap } from './dlcap.ts';
+import { ensureNativeTools } from './native-tools.ts';
 import { appendJournal } from '../state/journal.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -54,7 +54,7 @@ export const native: Runner = {
   async run(job: Job, phase: AgentPhase, opts = {}): Promise<RunOutcome> {
     const t0 = Date.now();
     const timeoutMs = opts.timeoutMs ?? 10 * 60_000;
-    ensureDlcap(); // the agent finds it in .lab/ (or captures with tcpdump)
+    ensureNativeTools(); // the agent finds them in .lab/ (or uses tcpdump and sysctl)
     if (phase !== 'probe' && phase !== 'teardown') appendJournal(job.dir, [['runner', 'native']]);
     const child = spawn('bash', [AGENT, job.dir, phase], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env } });
     let log = '';

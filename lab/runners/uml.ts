@@ -13,7 +13,7 @@ import type { Job } from './job.ts';
 import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
 import { readEvents, span } from './timings.ts';
 import { describeMissing, missingTools, toolsFor, which } from './tools.ts';
-import { ensureDlcap } from './dlcap.ts';
+import { ensureNativeTools } from './native-tools.ts';
 import { appendJournal, procFields } from '../state/journal.ts';
 import { procStartTime } from '../state/proc.ts';
 
@@ -34,13 +34,13 @@ function checkJobPath(dir: string): void {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const INIT = path.join(here, 'uml-init.sh');
+export const INIT = path.join(here, 'uml-init.sh');
 const SHIM_SRC = path.join(here, 'native', 'uml-xstate-shim.c');
 export const REPO = path.resolve(here, '../..');
 const SHIM = path.join(REPO, '.lab', 'uml-xstate-shim.so');
 const MODULES_ROOT = '/usr/lib/uml/modules';
 
-function umlKernelVersion(): string | undefined {
+export function umlKernelVersion(): string | undefined {
   try {
     return readdirSync(MODULES_ROOT).sort().at(-1);
   } catch {
@@ -60,7 +60,7 @@ export function ensureShim(): string {
 }
 
 /** The UML kernel binary: $DL_UML when set (e.g. a newer UML build), else linux.uml on the PATH. */
-function umlBinary(): string | undefined {
+export function umlBinary(): string | undefined {
   const wanted = process.env.DL_UML;
   if (wanted) return existsSync(wanted) ? wanted : undefined;
   return which('linux.uml');
@@ -95,7 +95,7 @@ export const uml: Runner = {
       'con=null', 'con0=fd:0,fd:1', 'con1=fd:3', `umid=${umid}`, `uml_dir=${umlDir}`, 'quiet',
     ];
     const env = { ...process.env, LD_PRELOAD: ensureShim() };
-    ensureDlcap(); // the agent finds it in .lab/ on hostfs (or captures with tcpdump)
+    ensureNativeTools(); // the agent finds them in .lab/ on hostfs (or uses tcpdump and sysctl)
     const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, env });
     journalGuest(job, child.pid, () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } });
     let consoleText = '';
@@ -177,7 +177,7 @@ export async function startDetached(job: Job, timeoutMs = 10 * 60_000): Promise<
     `DL_JOB=${job.dir}`, 'DL_PHASE=serve', `DL_MODULES=${job.compiled.plan.modules.join(',')}`,
     'con=null', 'con0=fd:0,fd:1', `umid=dl-${job.labId}`, `uml_dir=${umlDir}`, 'quiet',
   ];
-  ensureDlcap();
+  ensureNativeTools();
   const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, LD_PRELOAD: ensureShim() } });
   child.unref();
   journalGuest(job, child.pid, () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } });

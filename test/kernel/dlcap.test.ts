@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { ensureDlcap } from '../../lab/runners/dlcap.ts';
+import { ensureDlcap } from '../../lab/runners/native-tools.ts';
 import { packetsFromPcapng, readPcapng } from '../../lab/evidence/pcapng.ts';
 import { isSyn, isSynAck } from '../../lab/evidence/tcpdump.ts';
 

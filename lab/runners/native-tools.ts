@@ -1,0 +1,52 @@
+// The lab's small compiled helpers, built from source (lab/runners/native/<name>.c) into .lab/
+// when missing or older than their source — like the UML xstate shim:
+//   dlcap     one capture process for a whole lab: a packet socket per namespace, one pcapng stream
+//   dlsysctl  the sysctl files of every namespace written from one process
+// The agent finds them in .lab/ (or next to itself in a container) and falls back to tcpdump and
+// sysctl when one is missing.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [] };
+export type NativeTool = 'dlcap' | 'dlsysctl';
+export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl'];
+
+export function nativeToolPath(name: NativeTool): string {
+  return path.resolve(here, '../..', '.lab', name);
+}
+
+/** The path of an up-to-date binary, or why there is none (gcc, or libpcap-dev for dlcap, missing). */
+export function ensureNativeTool(name: NativeTool): { path?: string; error?: string } {
+  const src = path.join(here, 'native', `${name}.c`);
+  const bin = nativeToolPath(name);
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return { path: bin };
+  mkdirSync(path.dirname(bin), { recursive: true });
+  // Built under a private name and renamed: concurrent runs never see a half-written binary.
+  const tmp = `${bin}.${process.pid}.tmp`;
+  try {
+    execFileSync('gcc', ['-O2', '-Wall', '-o', tmp, src, ...LIBS[name]], { stdio: 'pipe' });
+    renameSync(tmp, bin);
+    return { path: bin };
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string };
+    return { error: `cannot build ${path.relative(process.cwd(), src)} (needs gcc${name === 'dlcap' ? ' and libpcap-dev' : ''}): ${(err.stderr?.toString() || err.message).split('\n')[0]}` };
+  }
+}
+
+/** Builds every helper that is stale; returns those that are available. */
+export function ensureNativeTools(): Partial<Record<NativeTool, string>> {
+  const out: Partial<Record<NativeTool, string>> = {};
+  for (const t of NATIVE_TOOLS) {
+    const r = ensureNativeTool(t);
+    if (r.path) out[t] = r.path;
+  }
+  return out;
+}
+
+/** dlcap alone (tests). */
+export function ensureDlcap(): { path?: string; error?: string } {
+  return ensureNativeTool('dlcap');
+}
