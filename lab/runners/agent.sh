@@ -537,14 +537,17 @@ serve() {
 }
 
 # --- queue: a guest that runs many jobs in turn (lab test: one boot per worker) -------------
-# JOB is the queue directory. The host drops <n>.req files holding a job directory; each job
-# runs in a fresh agent process (a clean lab: built, probed, torn down), its status and the
-# kernel go to <n>.rc. The file QUEUE/stop ends the loop, and so do 120 s without a request (a
-# host that died never asks again). No process is spent on polling.
+# JOB is the queue directory; DL_QROOT the host's state directory, which holds the jobs (hostfs
+# mounted once, at /run/dl-state: root's lives under the host's /run, hidden by the guest's).
+# The host drops <n>.req files holding a job's path relative to it; each job runs in a fresh agent
+# process (a clean lab: built, probed, torn down), its status and the kernel go to <n>.rc. The
+# file QUEUE/stop ends the loop, and so do 120 s without a request (a host that died never asks
+# again). No process is spent on polling.
 queue() {
-  local q=$JOB req id dir kernel last=$EPOCHSECONDS
+  local q=$JOB req id rel dir kernel last=$EPOCHSECONDS root=/run/dl-state
   declare -A seen=()
   read -r kernel </proc/sys/kernel/osrelease
+  mkdir -p "$root" && mount -t hostfs -o "${DL_QROOT:?}" hostfs "$root" || return 10
   : >"$q/ready"
   while [[ ! -e $q/stop ]] && ((EPOCHSECONDS - last < 120)); do
     for req in "$q"/*.req; do
@@ -552,14 +555,16 @@ queue() {
       id=${req##*/}; id=${id%.req}
       [[ -n ${seen[$id]:-} ]] && continue
       seen[$id]=1
-      read -r dir <"$req"
-      [[ -d $dir/out ]] || { printf '10 %s\n' "$kernel" >"$q/$id.rc"; continue; }
+      read -r rel <"$req"
+      dir=$root/$rel
+      [[ $rel != *..* && -d $dir/out ]] || { printf '10 %s\n' "$kernel" >"$q/$id.rc"; continue; }
       bash "$0" "$dir" all >"$dir/out/agent.log" 2>&1
       printf '%s %s\n' "$?" "$kernel" >"$q/$id.rc"
       last=$EPOCHSECONDS
     done
     pause 0.02
   done
+  umount "$root"
 }
 
 # The agent itself, so that `lab down` can stop an agent whose command was killed (native).

@@ -5,9 +5,10 @@
 // Fails closed like the one-job runner: a job without an answer from the guest is a broken run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Job } from './job.ts';
-import { stateRoot } from './job.ts';
+import { ensureStateDir, stateRoot } from '../state/dir.ts';
 import { ensureNativeTools } from './native-tools.ts';
 import { readEvents, span } from './timings.ts';
 import type { RunOutcome } from './types.ts';
@@ -34,12 +35,15 @@ export class UmlGuest {
   /** Boots a guest with every module any of its jobs will need; resolves once it takes jobs. */
   static async boot(modules: string[], timeoutMs = 120_000): Promise<UmlGuest> {
     const t0 = Date.now();
-    mkdirSync(stateRoot(), { recursive: true, mode: 0o755 });
-    const dir = mkdtempSync(path.join(stateRoot(), 'queue-'));
+    // The queue lives in the temp dir (not a lab folder: the state folder holds labs only). Both
+    // paths go on the kernel command line and into hostfs mount options.
+    const root = ensureStateDir();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dl-queue-'));
+    for (const p of [root, dir]) if (!/^[A-Za-z0-9_./-]+$/.test(p)) throw new Error(`${p} has characters a kernel command line cannot carry`);
     mkdirSync(path.join(dir, 'out'));
     const args = [
       'mem=1G', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
-      `DL_JOB=${dir}`, 'DL_PHASE=queue', `DL_MODULES=${[...new Set(modules)].join(',')}`,
+      `DL_JOB=${dir}`, 'DL_PHASE=queue', `DL_QROOT=${root}`, `DL_MODULES=${[...new Set(modules)].join(',')}`,
       'con=null', 'con0=fd:0,fd:1', `umid=dl-q${path.basename(dir).slice(-6)}`, `uml_dir=${path.join(dir, 'uml')}`, 'quiet',
     ];
     mkdirSync(path.join(dir, 'uml'));
@@ -67,7 +71,9 @@ export class UmlGuest {
   async run(job: Job, timeoutMs = 15 * 60_000): Promise<RunOutcome> {
     const t0 = Date.now();
     const id = String(++this.seq);
-    writeFileSync(path.join(this.dir, `${id}.req`), `${job.dir}\n`);
+    const rel = path.relative(stateRoot(), job.dir);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`job ${job.dir} is not under the state directory ${stateRoot()}`);
+    writeFileSync(path.join(this.dir, `${id}.req`), `${rel}\n`);
     const rcFile = path.join(this.dir, `${id}.rc`);
     const deadline = t0 + timeoutMs;
     let answer: [number, string] | undefined;
