@@ -3,7 +3,6 @@
 // defaults (./model-build.ts) → semantic checks (./semantics.ts: cross-family checks, each
 // family's own, the scenarios' references). Every problem is reported with file:line:column, the
 // field and what was expected; nothing is built from a file that has a problem.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
@@ -13,6 +12,8 @@ import { Locator } from './locate.ts';
 import { toModel, type RawTopology } from './model-build.ts';
 import { schemaIssues } from './schema.ts';
 import { checkSemantics } from './semantics.ts';
+import { addressIssues } from './addresses.ts';
+import { checkShape, readTopologyText } from './read.ts';
 
 export { checkAddressRef, checkIfaceRef, resolveAddress, type ResolvedAddress } from './refs.ts';
 
@@ -21,20 +22,14 @@ export const TOPOLOGY_DIR = path.resolve(here, '../../topologies');
 
 /** Reads a topology file. Throws InputError (exit 2) with every problem found. */
 export function loadTopology(file: string): Topology {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError([{ file, line: 0, column: 0, field: '(file)', message: `cannot read: ${(err as Error).message}` }]);
-  }
-  return parseTopology(text, file);
+  return parseTopology(readTopologyText(file), file);
 }
 
 export function parseTopology(text: string, file: string): Topology {
   const { raw, loc } = parseYaml(text, file);
   failOn(schemaIssues(raw, loc));
   const model = toModel(raw as RawTopology, file);
-  failOn(checkSemantics(model, loc));
+  failOn([...checkSemantics(model, loc), ...addressIssues(model, loc)]);
   return model;
 }
 
@@ -46,6 +41,7 @@ function failOn(issues: InputIssue[]): void {
 function parseYaml(text: string, file: string): { raw: unknown; loc: Locator } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  checkShape(doc, lines, file);
   if (doc.errors.length) {
     throw new InputError(doc.errors.map((e) => {
       const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
