@@ -4,7 +4,7 @@
 // has used the lab. Needs root (it creates decoy namespaces and switches to uid 65534).
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -52,25 +52,37 @@ test.serial('decoys that only look like a lab survive down --all', async (t) => 
   }
 });
 
-test.serial('a live run survives down --all (left alone, named), and --force is needed to take it', async (t) => {
+test.serial('a live run survives down --all and down ID without --force', async (t) => {
   const state = path.join(tmp, 'live-state');
   const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', 'native', '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DL_STATE_DIR: state } });
   let out = '';
   c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const done = new Promise<number | null>((r) => c.on('close', r));
   let labId: string | undefined;
+  let agent: number | undefined;
   const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && !labId) {
-    labId = (existsSync(state) ? readdirSync(state) : []).map((d) => /^job-([0-9a-f]{6})$/.exec(d)?.[1]).find(Boolean);
-    if (labId && !existsSync(path.join(state, `job-${labId}`, 'out', 'events.tsv'))) labId = undefined;
-    await new Promise((r) => setTimeout(r, 20));
+  while (Date.now() < deadline && !agent) {
+    labId ??= (existsSync(state) ? readdirSync(state) : []).map((d) => /^job-([0-9a-f]{6})$/.exec(d)?.[1]).find(Boolean);
+    const journal = labId ? path.join(state, `job-${labId}`, 'journal') : undefined;
+    const line = journal && existsSync(journal) ? readFileSync(journal, 'utf8').split('\n').find((l) => l.startsWith('agent\t')) : undefined;
+    if (line) agent = Number(line.split('\t')[1]);
+    await new Promise((r) => setTimeout(r, 10));
   }
-  t.truthy(labId, 'the run never started building');
-  const d = lab(['down', '--all'], { DL_STATE_DIR: state });
-  t.is(d.status, 0, d.stderr);
-  t.regex(d.stdout, new RegExp(`left lab ${labId} alone: its command \\(pid ${c.pid}\\) still runs`));
-  const st = JSON.parse(lab(['status', '--json'], { DL_STATE_DIR: state }).stdout) as { labId: string; state: string }[];
-  t.like(st.find((x) => x.labId === labId), { state: 'running' });
+  t.truthy(agent, 'the run never started its agent');
+  // Hold the agent (its process group) so that the run is surely still going while down runs.
+  process.kill(-agent!, 'SIGSTOP');
+  try {
+    const d = lab(['down', '--all'], { DL_STATE_DIR: state });
+    t.is(d.status, 0, d.stderr);
+    t.regex(d.stdout, new RegExp(`left lab ${labId} alone: its command \\(pid ${c.pid}\\) still runs`));
+    t.regex(d.stdout, /took down no lab/);
+    const one = lab(['down', labId!], { DL_STATE_DIR: state });
+    t.is(one.status, 1, 'down of a lab whose command runs, without --force, is not done');
+    const st = JSON.parse(lab(['status', '--json'], { DL_STATE_DIR: state }).stdout) as { labId: string; state: string }[];
+    t.like(st.find((x) => x.labId === labId), { state: 'running' });
+  } finally {
+    process.kill(-agent!, 'SIGCONT');
+  }
   t.is(await done, 0, out);
   t.true((JSON.parse(out) as { passed: boolean }).passed);
 });
@@ -106,6 +118,7 @@ test.serial("another user's planted state is never read by root", (t) => {
 test.serial('an unprivileged user runs a UML lab after root has used the lab', (t) => {
   const rootRun = lab(['scenario', 'lite-slb', '--file', fixture, '--runner', 'uml'], { DL_STATE_DIR: '' });
   t.is(rootRun.status, 0, rootRun.stderr);
+  chmodSync(tmp, 0o711); // the second user must reach its home below
   const home = path.join(tmp, 'home-65534');
   mkdirSync(path.join(home, 'tmp'), { recursive: true, mode: 0o700 });
   chownSync(home, 65534, 65534);
