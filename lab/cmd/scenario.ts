@@ -6,6 +6,7 @@ import { EXIT } from '../errors.ts';
 import { html } from '../report/html.ts';
 import { renderScenario, scenarioJson } from '../report/terminal.ts';
 import { runScenario } from '../run.ts';
+import { saveReport } from '../report/saved.ts';
 import { fileOption, runnerOption, type RunnerChoice } from './options.ts';
 
 interface ScenarioOptions {
@@ -17,6 +18,7 @@ interface ScenarioOptions {
   verbose?: boolean;
   keep?: boolean;
   timeout: string;
+  save?: string;
 }
 
 export function registerScenario(program: Command): void {
@@ -31,9 +33,12 @@ export function registerScenario(program: Command): void {
     .option('-v, --verbose', 'show the evidence of passing checks too')
     .option('--keep', 'keep the job directory (captures, dumps) and print where it is')
     .option('--timeout <seconds>', 'give up on the run after this long', '900')
+    .option('--save <file>', 'also write the full report (plan, paths, stories) for `lab diagram --from FILE`')
     .action(async (id: string, o: ScenarioOptions) => {
       const { topo, scenario } = locateScenario(id, o.file);
       const report = await runScenario(topo, scenario, { runner: o.runner, keep: o.keep, timeoutMs: Number(o.timeout) * 1000 });
+      if (!report.error) saveReport(report); // `lab diagram ID` draws this run
+      if (o.save) saveReport(report, o.save);
       const reporter = o.json ? 'json' : o.reporter;
       const text = reporter === 'json' ? JSON.stringify(scenarioJson(report), null, 2) + '\n' : reporter === 'html' ? html(report) : renderScenario(report, o.verbose) + '\n';
       if (o.output) {

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import type { Plan } from '../plan.ts';
 import type { Hop } from '../checks/analyze.ts';
+import { topologyDot, type Overlay } from './topology.ts';
 
 interface Link {
   a: { object: string; name: string };
@@ -85,30 +86,13 @@ export function mermaid(plan: Plan, hops: Hop[] = []): string {
   return out.join('\n') + '\n';
 }
 
-export function dot(plan: Plan, hops: Hop[] = []): string {
-  const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind ?? 'node';
-  const style: Record<string, string> = {
-    node: 'shape=box,style="rounded,filled",fillcolor="#dbe9f6"', pod: 'shape=ellipse,style=filled,fillcolor="#e8f5e0"',
-    vswitch: 'shape=hexagon,style=filled,fillcolor="#f2f2f2"', router: 'shape=box3d', slb: 'shape=parallelogram,style=filled,fillcolor="#fff2cc"', client: 'shape=circle',
-  };
-  const q = (s: string) => `"${s.replace(/"/g, '\\"')}"`;
-  const out = ['graph lab {', '  rankdir=LR; fontname="Helvetica"; node [fontname="Helvetica"]; edge [fontname="Helvetica",fontsize=9];'];
-  groups(plan).forEach((g, i) => {
-    if (g.title) out.push(`  subgraph cluster_${i} { label=${q(g.title)}; style=dashed;`);
-    for (const o of g.objects) out.push(`    ${q(o)} [${style[kind(o)] ?? ''}];`);
-    if (g.title) out.push('  }');
-  });
-  const used = new Set(pathLinks(plan, hops));
-  links(plan).forEach((k, i) => {
-    const hot = used.has(i) ? ',color="#d62728",penwidth=3' : '';
-    out.push(`  ${q(k.a.object)} -- ${q(k.b.object)} [taillabel=${q(k.a.name)},headlabel=${q(k.b.name)}${hot}];`);
-  });
-  out.push('}');
-  return out.join('\n') + '\n';
+/** The topology as Graphviz DOT (lab/report/topology.ts), with the hops of a path over it. */
+export function dot(plan: Plan, hops: Hop[] | Overlay = []): string {
+  return topologyDot(plan, Array.isArray(hops) ? { request: hops } : hops);
 }
 
 /** SVG through Graphviz (Debian package graphviz). */
-export function svg(plan: Plan, hops: Hop[] = []): string {
+export function svg(plan: Plan, hops: Hop[] | Overlay = []): string {
   try {
     return execFileSync('dot', ['-Tsvg'], { input: dot(plan, hops), encoding: 'utf8', maxBuffer: 64 << 20 });
   } catch (e) {

@@ -2,22 +2,39 @@
 // observed paths and the packets captured on every interface. No external resources.
 import type { ScenarioReport } from '../run.ts';
 import { mermaid, svg } from './diagram.ts';
+import { pathMermaid, pathSvg } from './path.ts';
+import { overlayOf } from './topology.ts';
+
+const bareSvg = (x: string) => x.replace(/^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?/, '');
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function html(r: ScenarioReport): string {
   let picture = '';
   if (r.plan) {
-    const hops = r.probes.find((p) => p.path.length)?.path ?? [];
+    const k = r.probes.findIndex((p) => p.path.length);
+    const hops = r.probes[k]?.path ?? [];
     try {
-      picture = svg(r.plan, hops).replace(/^<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?/, '');
+      picture = bareSvg(svg(r.plan, r.stories?.[k] ? overlayOf(r.stories[k]) : hops));
     } catch {
       picture = `<pre class="mermaid">${esc(mermaid(r.plan, hops))}</pre>`;
     }
   }
-  const checks = r.probes.map((p) => `
+  const pathPicture = (k: number) => {
+    const st = r.stories?.[k];
+    if (!st || (!st.request.length && st.verdict.kind !== 'dropped')) return '';
+    let pic: string;
+    try {
+      pic = bareSvg(pathSvg(st));
+    } catch {
+      pic = `<pre class="mermaid">${esc(pathMermaid(st))}</pre>`;
+    }
+    return `<p class="verdict-line ${st.verdict.kind}">${esc(st.verdict.summary)}</p><div class="path-picture">${pic}</div>`;
+  };
+  const checks = r.probes.map((p, k) => `
   <section class="probe">
     <h2>${esc(p.name)}: ${esc(p.from)} → ${esc(p.to)} <small>(${esc(p.target)})${p.answeredBy ? ` — answered by ${esc(p.answeredBy)}` : ''}</small></h2>
+    ${pathPicture(k)}
     <table class="checks"><thead><tr><th></th><th>check</th><th>expected</th><th>observed</th></tr></thead><tbody>
     ${p.checks.map((c) => `<tr class="${c.passed ? 'pass' : 'fail'}"><td>${c.passed ? 'PASS' : 'FAIL'}</td><td>${esc(c.name)}${c.evidence.length ? `<details><summary>evidence</summary><pre>${esc(c.evidence.join('\n'))}</pre></details>` : ''}</td><td>${esc(c.expected)}</td><td>${esc(c.observed)}</td></tr>`).join('\n    ')}
     </tbody></table>
@@ -34,7 +51,7 @@ h1{font-size:1.4rem}.verdict{padding:.2rem .6rem;border-radius:4px;color:#fff}.v
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 tr.pass td:first-child{color:#2ca02c;font-weight:bold}tr.fail td:first-child{color:#d62728;font-weight:bold}tr.fail{background:#fff1f0}
 pre{background:#f7f7f7;padding:.5rem;overflow:auto;font-size:12px}.kind{color:#888;font-size:12px}.diagram svg{max-width:100%;height:auto}
-.pkt.hidden{display:none}
+.pkt.hidden{display:none}.path-picture svg{max-width:100%;height:auto}.verdict-line{font-weight:bold}.verdict-line.delivered{color:#2ca02c}.verdict-line.dropped,.verdict-line.unknown{color:#d62728}
 </style></head>
 <body data-rendered="no">
 <h1>${esc(r.id)}: ${esc(r.title)} <span class="verdict ${r.passed ? 'pass' : 'fail'}">${r.passed ? 'PASSED' : 'FAILED'}</span></h1>

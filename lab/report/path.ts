@@ -17,7 +17,11 @@ const short = (w: Rewrite) => `${w.by}: ${w.field} ${w.before} → ${w.after}`;
 function ruleShort(w: Rewrite): string {
   const r = w.rule.replace(/\s+/g, ' ');
   const comment = /--comment "([^"]+)"/.exec(r)?.[1];
-  if (w.by === 'eBPF') return /tc (?:egress|ingress) \S+ on \S+/.exec(r)?.[0] ?? r.slice(0, 60);
+  if (w.by === 'eBPF') {
+    const prog = /tc (?:egress|ingress) \S+/.exec(r)?.[0] ?? 'tc eBPF';
+    const entry = /(lb4_services_v2 \S+)[^→]*→ (lb4_backends #\d+ \S+)/.exec(r) ?? /(lb4_reverse_nat id \d+) → (\S+)/.exec(r);
+    return entry ? `${prog}, ${entry[1]} → ${entry[2]}` : prog;
+  }
   if (w.by === 'IPVS') return /IPVS (?:TCP|UDP)\s+\S+/.exec(r)?.[0] ?? (r.startsWith('the ') ? 'IPVS connection (reverse)' : r.slice(0, 60));
   return comment ? `rule "${comment.slice(0, 50)}"` : r.startsWith('the ') ? 'conntrack (reverse)' : (/-A (\S+)/.exec(r)?.[0] ?? r.slice(0, 60));
 }
@@ -109,7 +113,7 @@ export function pathDot(s: Story): string {
     steps.forEach((st, i) => {
       const h: Hop = st.hop;
       const nat = st.rewrites.map((w) => `<BR/><FONT COLOR="${natColour(w)}"><B>${html(short(w))}</B><BR/>by ${html(ruleShort(w))}</FONT>`).join('');
-      const label = `<<B>${html(h.ifname)}</B> ${h.dir}${h.vlan !== undefined ? ` vlan ${h.vlan}` : ''}<BR/>${html(h.src)} → ${html(h.dst)}${nat}>`;
+      const label = `<<B>${html(h.ifname)}</B>&#160;${h.dir}${h.vlan !== undefined ? ` vlan ${h.vlan}` : ''}<BR/>${html(h.src)} → ${html(h.dst)}${nat}>`;
       const colour = st.rewrites.length ? natColour(st.rewrites[0]!) : leg === 'q' ? '#555555' : COLOURS.reply;
       const decl = `    ${nodeId(leg, i)} [label=${label},color="${colour}"${st.rewrites.length ? ',penwidth=2.5,fillcolor="#fff4e6"' : ''}];`;
       byLane.set(h.object, [...(byLane.get(h.object) ?? []), decl]);

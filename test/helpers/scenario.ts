@@ -6,7 +6,7 @@ import { locateScenario } from '../../lab/catalog.ts';
 import { renderScenario } from '../../lab/report/terminal.ts';
 import { runScenario, type ScenarioReport } from '../../lab/run.ts';
 import type { RunnerName } from '../../lab/runners/types.ts';
-import { assertStories } from './story.ts';
+import { assertPictures, assertStories } from './story.ts';
 
 export const TEST_RUNNER = (process.env.DL_TEST_RUNNER ?? 'uml') as RunnerName | 'auto';
 
@@ -21,6 +21,9 @@ export async function assertScenario(t: ExecutionContext, id: string, runner: Ru
     t.true(p.checks.length > 0, `${id} ${p.name}: no checks were evaluated`);
     for (const c of p.checks) t.true(c.passed, `${id} ${p.name}: ${c.name}: expected ${c.expected}, observed ${c.observed}`);
   }
-  if (!report.error) assertStories(t, report, scenario); // the same run explains itself
+  if (!report.error) {
+    assertStories(t, report, scenario); // the same run explains itself
+    assertPictures(t, report); // and draws itself
+  }
   return report;
 }

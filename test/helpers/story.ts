@@ -7,6 +7,9 @@ import { renderStory } from '../../lab/explain/render.ts';
 import type { Story } from '../../lab/explain/story.ts';
 import { tcOn } from '../../lab/explain/tc.ts';
 import type { ScenarioReport } from '../../lab/run.ts';
+import { dot } from '../../lab/report/diagram.ts';
+import { lanes, pathMermaid, pathSvg, pathTerminal } from '../../lab/report/path.ts';
+import { overlayOf } from '../../lab/report/topology.ts';
 import type { Scenario } from '../../lab/model.ts';
 
 export function assertStories(t: ExecutionContext, report: ScenarioReport, scenario: Scenario): void {
@@ -66,4 +69,29 @@ export function assertStories(t: ExecutionContext, report: ScenarioReport, scena
 
 export function storyText(stories: Story[]): string {
   return stories.map((s) => renderStory(s).join('\n')).join('\n\n');
+}
+
+/** The pictures drawn from the same stories: path pictures per probe and the topology with the path. */
+export function assertPictures(t: ExecutionContext, report: ScenarioReport): void {
+  if (!report.plan || !report.stories) return;
+  for (const s of report.stories) {
+    const where = `${report.id} ${s.probe}`;
+    if (!s.request.length) continue;
+    const m = pathMermaid(s);
+    t.regex(m, /^sequenceDiagram\n/, where);
+    for (const l of lanes(s)) t.true(m.includes(` as ${l}\n`), `${where}: lane ${l}`);
+    for (const w of [...s.request, ...s.reply].flatMap((x) => x.rewrites)) t.true(m.includes(`${w.by}: ${w.field} ${w.before} → ${w.after}`), `${where}: mermaid shows ${w.by} ${w.before} → ${w.after}`);
+    if (s.verdict.kind === 'dropped') t.regex(m, /-x\S+: ✗ /, `${where}: drop mark`);
+    if (s.verdict.kind === 'delivered') t.regex(m, /✓ delivered at /, `${where}: delivery mark`);
+    const svgText = pathSvg(s);
+    t.regex(svgText, /<svg/, `${where}: Graphviz drew the path`);
+    if (s.verdict.kind === 'dropped') t.true(svgText.includes('✗ dropped'), `${where}: the SVG path shows the drop`);
+    const term = pathTerminal(s);
+    t.true(term.includes(s.verdict.kind === 'delivered' ? '✓' : '✗'), `${where}: terminal picture marks the verdict`);
+  }
+  const k = report.stories.findIndex((s) => s.request.length);
+  const topo = dot(report.plan, overlayOf(report.stories[k]));
+  if (k >= 0 && new Set(report.stories[k]!.request.map((x) => x.hop.object)).size > 1) t.regex(topo, /color="#d62728",penwidth=3/, `${report.id}: the topology shows the request path`);
+  const drop = report.stories.find((s) => s.verdict.kind === 'dropped' && s === report.stories![k]);
+  if (drop) t.regex(topo, /✗ dropped:/, `${report.id}: the topology marks the drop`);
 }
