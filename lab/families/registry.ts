@@ -5,12 +5,14 @@ import { eniip } from './eniip/index.ts';
 import { ipvlan } from './ipvlan/index.ts';
 import { trunk } from './trunk/index.ts';
 import { calico } from './calico/index.ts';
+import { eni } from './eni/index.ts';
 
 export const FAMILIES: Family[] = [
   eniip,
   ipvlan,
   trunk,
   calico,
+  eni,
 ];
 
 export function familyFor(kind: string): Family {
