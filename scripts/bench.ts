@@ -9,6 +9,9 @@
 //   perf       TCP request/response latency (sockperf) and throughput (iperf3) pod → pod, same and cross node
 //   services   new connections/s and latency through a ClusterIP with 10 / 100 / 1000 services (iptables, IPVS, eBPF)
 //   kproxy     kube-proxy iptables payload for 1000 / 10000 services: rules, iptables-restore time
+//   goals      the UML speed goals as ratios to a bare UML boot of the same run: eniip-5 end to end
+//              (goal ≤ 3 boots) and the catalogue with `lab test` (goal ≤ 60 boots), each scenario's
+//              phases (--quick: eniip-5 only, no catalogue). `--only goals` runs just this.
 // Tool runs (sockperf, iperf3, connection loops) are repeated --reps times, interleaved, and the
 // medians reported (default 3; 1 with --quick).
 // --quick: sizes 10 and 100, one scenario per family, 1-second tool runs; pod → pod figures and
@@ -21,13 +24,14 @@ import { parseArgs } from 'node:util';
 import { loadCatalog } from '../lab/catalog.ts';
 import type { RunnerName } from '../lab/runners/types.ts';
 import { isGeneratedKind, type DatapathKind, type ProxyKind } from './bench/generate.ts';
+import { benchGoals, type GoalsResult } from './bench/goals.ts';
 import { benchKproxy, type KproxyRow } from './bench/kproxy.ts';
 import { benchDatapaths, benchServices, claimVerdicts, type PerfRow, type ServiceRow } from './bench/perf.ts';
 import { benchMininet, benchScale, round, type MininetRow, type ScaleRow, type ScaleSummary, type Skip } from './bench/scale.ts';
 import { benchScenarios, type ScenarioRow } from './bench/scenarios.ts';
-import { fmt, table } from './bench/stats.ts';
+import { fmt, median, table } from './bench/stats.ts';
 
-const SECTIONS = ['scale', 'mininet', 'scenarios', 'perf', 'services', 'kproxy'] as const;
+const SECTIONS = ['goals', 'scale', 'mininet', 'scenarios', 'perf', 'services', 'kproxy'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -84,6 +88,7 @@ const results = {
   claim: [] as ReturnType<typeof claimVerdicts>,
   services: [] as ServiceRow[],
   kproxy: [] as KproxyRow[],
+  goals: undefined as GoalsResult | undefined,
   notMeasured: [] as Skip[],
   sectionMs: {} as Partial<Record<Section, number>>,
   wallMs: 0,
@@ -97,6 +102,12 @@ const done = (s: Section) => {
   writeFileSync(values.json!, JSON.stringify({ ...results, partial: true, wallMs: Date.now() - started }, null, 2) + '\n');
 };
 
+// First, while nothing else of this run has warmed or loaded the machine.
+if (only.has('goals')) {
+  log(`goals: bare UML boot and eniip-5 (×${Math.max(reps, 3)}, interleaved)${quick ? '' : ', then the catalogue with lab test'}`);
+  results.goals = await benchGoals({ topos: catalog, reps: Math.max(reps, 3), catalogue: !quick, log });
+}
+done('goals');
 if (only.has('scale')) {
   log(`scale: ${kinds.join(', ')} × ${runners.join(', ')} × ${sizes.join(', ')} pods`);
   const r = await benchScale({ kinds, runners, sizes, proxy, log });
@@ -149,6 +160,21 @@ out.push(`machine: ${m.cpu} × ${m.cores} cores, ${m.memoryGiB} GiB, host kernel
   + ` (${Object.entries(results.sectionMs).map(([k, v]) => `${k} ${round(v / 1000, 0)} s`).join(', ')})`);
 out.push('(uml rows are User-Mode Linux numbers: every process and packet is ptrace-driven — compare them with each other, not with native)');
 
+const g = results.goals;
+if (g) {
+  const boot = median(g.bareBootMs);
+  out.push('', `0. Speed goals under UML, as ratios to a bare UML boot of this run (median of ${g.bareBootMs.length}: ${fmt(boot)} ms)`);
+  out.push(table(['what', 'ms', 'boots', 'goal', 'met'], [
+    ['bare UML boot (init: mount /proc, exit code, poweroff)', fmt(boot), '1.00', '', ''],
+    [`eniip-5 end to end (median of ${g.eniip5Ms.length})`, fmt(median(g.eniip5Ms)), fmt(g.ratios.eniip5, 2), `≤ ${g.goals.eniip5}`, g.ratios.eniip5 <= g.goals.eniip5 ? 'yes' : 'no'],
+    ...(g.catalogueMs !== undefined ? [[`catalogue, lab test (${g.scenarios.length} scenarios, ${g.catalogueWorkers} workers)`, fmt(g.catalogueMs), fmt(g.ratios.catalogue, 1), `≤ ${g.goals.catalogue}`, g.ratios.catalogue! <= g.goals.catalogue ? 'yes' : 'no']] : []),
+  ]));
+  const phases = g.scenarios.length ? g.scenarios : g.eniip5Phases ? [g.eniip5Phases] : [];
+  out.push('', `Phases (ms${g.scenarios.length ? '; in lab test a worker\'s first scenario carries its guest\'s boot' : ''})`);
+  out.push(table(['scenario', 'family', 'result', 'boot', 'build', 'probe', 'teardown', 'total'],
+    phases.map((r) => [r.id, r.family, r.passed ? 'pass' : 'FAIL', r.bootMs, r.buildMs, r.probeMs, r.teardownMs, r.totalMs])));
+  if (g.failed.length) out.push(`Failed: ${g.failed.join('; ')}`);
+}
 if (results.scale.rows.length) {
   out.push('', `1. Build and teardown of generated clusters (ms; service proxy: ${proxy}; no pod servers)`);
   out.push(table(['datapath', 'runner', 'pods', 'nodes', 'netns', 'boot', 'build', 'ms/pod', 'teardown', 'ms/pod'],
