@@ -52,11 +52,13 @@ export function closeLab(lab: Lab, keep = false): void {
 
 /** Why the agent did not finish: its status, the failed step, its log. */
 export function agentError(job: Job, o: RunOutcome): string {
-  const status = o.agentStatus === 11 ? 'the build failed' : o.agentStatus === 12 ? 'the run broke' : o.agentStatus === 13 ? "the lab's journal could not be written" : `the agent exited with ${o.agentStatus}`;
+  const status = o.agentStatus === 11 ? 'the build failed' : o.agentStatus === 12 ? 'the run broke' : o.agentStatus === 13 ? "the lab's journal could not be written"
+    : o.agentStatus === 14 ? 'a tool in the lab failed to start (a broken run, not a datapath result)' : `the agent exited with ${o.agentStatus}`;
   let detail = o.log.trim();
-  try {
-    const be = readFileSync(path.join(job.dir, 'out', 'build-error'), 'utf8');
-    detail = `${be.trim()}\n${detail}`.trim();
-  } catch { /* no build error file */ }
+  for (const f of ['build-error', 'tool-error']) {
+    try {
+      detail = `${readFileSync(path.join(job.dir, 'out', f), 'utf8').trim()}\n${detail}`.trim();
+    } catch { /* not there */ }
+  }
   return `${status} on the ${o.runner} runner${detail ? `:\n${detail.split('\n').slice(0, 20).join('\n')}` : ''}`;
 }

@@ -58,7 +58,7 @@ journal() {
 # The start time of a process (field 22 of /proc/PID/stat): a pid is acted on only with it.
 proc_start() {
   local st
-  read -r st <"/proc/$1/stat" 2>/dev/null || return 1
+  read -r st 2>/dev/null <"/proc/$1/stat" || return 1
   st=${st##*) }
   local -a sf
   read -r -a sf <<<"$st"
@@ -234,12 +234,31 @@ wait_bgp() {
   done
 }
 
+# --- broken tools ---------------------------------------------------------------------------
+# A tool in the lab that cannot start — the loader cannot open its libraries (an fd limit: "Error
+# 24"), no memory, not installed — makes the run broken (exit 14), never a datapath verdict such
+# as "reachable: no". The first such message, with where it was seen, goes to out/tool-error.
+TOOL_BROKEN='error while loading shared libraries|cannot execute|Too many open files|Cannot allocate memory|exec of .* failed|command not found'
+tool_failures() {
+  local f line
+  for f in "$@"; do
+    [[ -s $f ]] || continue
+    while IFS= read -r line; do
+      [[ $line =~ $TOOL_BROKEN ]] || continue
+      printf '%s (seen in %s)\n' "$line" "${f##*/}" >"$OUT/tool-error"
+      return 1
+    done <"$f"
+  done
+  return 0
+}
+
 # fail_step N LINES: records a failed step (its manifest lines) and what it printed.
 fail_step() {
   event "step-failed	$1	$2"
   cat "$OUT/step.err" >&2
   printf 'step %d failed: %s\n' "$1" "$2" >"$OUT/build-error"
   cat "$OUT/step.err" >>"$OUT/build-error"
+  tool_failures "$OUT/step.err" || return 14
 }
 
 build() {
@@ -265,10 +284,10 @@ build() {
       done
       n=$((n + j - i - 1))
       i=$((j - 1))
-      "$DLSYSCTL" "${args[@]}" 2>"$OUT/step.err" || { fail_step "$n" "$line"; return 1; }
+      "$DLSYSCTL" "${args[@]}" 2>"$OUT/step.err" || { fail_step "$n" "$line" || return 14; return 1; }
     elif ! run_step "${f[@]}" 2>"$OUT/step.err"; then
       [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
-      fail_step "$n" "$line"
+      fail_step "$n" "$line" || return 14
       return 1
     fi
     # The namespaces exist: the capture opens its sockets while the rest of the build runs.
@@ -281,8 +300,9 @@ build() {
 }
 
 # --- probes ------------------------------------------------------------------------------
-# probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec
-# dump-spec: comma list of kind:ns with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
+# probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec  sport-base
+# (attempt a of a single probe uses source port sport-base + a; every number is checked first)
+# dump-spec: comma list of kind:ns[:value] (value: bird's control socket, bpf's pin folder) with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
 # (bird: `birdc show protocols` and `show route all` on the control socket /run/<ns>.ctl)
 CAP_PIDS=()
 CAP_MODE=""
@@ -344,7 +364,7 @@ stop_captures() {
   CAP_MODE=""
 }
 
-dump() {  # dump KIND NS FILE
+dump() {  # dump KIND NS FILE [VALUE]
   local kind=$1 ns=$2 f=$3
   case "$kind" in
     conntrack) ip netns exec "$ns" conntrack -L -o extended >"$f" 2>/dev/null ;;
@@ -357,9 +377,12 @@ dump() {  # dump KIND NS FILE
     link)      ip -n "$ns" -d link show >"$f" 2>&1 ;;
     addr)      ip -n "$ns" addr show >"$f" 2>&1 ;;
     tc)        { tc -n "$ns" -s filter show dev "${ns##*:}" 2>/dev/null; } >"$f" ;;
-    bird)      { birdc -s "/run/$ns.ctl" show protocols; echo '# show route all'; birdc -s "/run/$ns.ctl" show route all; } >"$f" 2>&1 ;;
-    bpf)       # an object's tc eBPF service maps (serviceProxy ebpf), pinned under /sys/fs/bpf/dl-<labid>/<object>/maps
-               local d="/sys/fs/bpf/${ns:0:9}/${ns:10}/maps" m
+    bird)      # BIRD's control socket, as the job gives it (a lab socket only)
+               is_lab_ctl "$4" || { echo "no lab control socket given for the bird dump: $4" >"$f"; return 0; }
+               { birdc -s "$4" show protocols; echo '# show route all'; birdc -s "$4" show route all; } >"$f" 2>&1 ;;
+    bpf)       # an object's tc eBPF service maps (serviceProxy ebpf), in the pin folder the job gives
+               local d=$4 m
+               is_lab_bpffs "$d" || { echo "no lab pin folder given for the bpf dump: $d" >"$f"; return 0; }
                for m in lb4_services_v2 lb4_backends lb4_reverse_nat; do printf '# %s\n' "$m"; bpftool -j map dump pinned "$d/$m"; printf '\n'; done >"$f" 2>&1 ;;
     *)         echo "unknown dump kind $kind" >"$f" ;;
   esac
@@ -388,26 +411,27 @@ probe_bulk() {
   local id=$1 ns=$2 ip=$3 port=$4 count=$5 to=$6
   local t0; t0=$(now)
   # One process for all connections: bash's /dev/tcp needs no fork per connection.
+  # The script is a constant: every value reaches it as an argument ($1…$4), never as text.
   ip netns exec "$ns" timeout "$((to * count + 5))" bash -c '
     for ((i = 1; i <= $3; i++)); do
       if exec 3<>"/dev/tcp/$1/$2"; then
-        body=""; while IFS= read -r -t '"$to"' line <&3; do body+="${line//$'"'\r'"'/} "; done
+        body=""; while IFS= read -r -t "$4" line <&3; do body+="${line//$'"'\r'"'/} "; done
         exec 3<&- 3>&-
         printf "%s\t0\t%s\n" "$i" "$body"
       else
         printf "%s\t1\t\n" "$i"
       fi
-    done' _ "$ip" "$port" "$count" >"$OUT/bulk-$id.tsv" 2>"$OUT/probe-$id.err"
+    done' _ "$ip" "$port" "$count" "$to" >"$OUT/bulk-$id.tsv" 2>"$OUT/probe-$id.err"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "bulk" "$t0" "$(now)" "$?" "" >>"$OUT/probes.out"
 }
 
 # State dumps that do not depend on a probe (tables as built), after the probes if there are any.
 final_dumps() {
   [[ -s $JOB/dumps.tsv ]] || return 0
-  local kind ns
-  while IFS=$'\t' read -r kind ns || [[ -n $kind ]]; do
+  local kind ns arg
+  while IFS=$'\t' read -r kind ns arg || [[ -n $kind ]]; do
     [[ -z $kind ]] && continue
-    dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt"
+    dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt" "$arg"
   done <"$JOB/dumps.tsv"
 }
 
@@ -423,21 +447,33 @@ run_probes() {
     n=$((n + 1))
     local -a f
     IFS=$'\t' read -r -a f <<<"$line"
-    local id=${f[0]} ns=${f[1]} ip=${f[2]} port=${f[3]} attempts=${f[4]} to=${f[5]} want=${f[6]} mode=${f[7]} dumps=${f[8]:-}
+    local id=${f[0]} ns=${f[1]} ip=${f[2]} port=${f[3]} attempts=${f[4]} to=${f[5]} want=${f[6]} mode=${f[7]} dumps=${f[8]:-} sport=${f[9]:-}
+    # Numbers are checked before any arithmetic (bash evaluates a[$(cmd)] in arithmetic context).
+    local v
+    for v in "$port" "$attempts" "$to" "$sport"; do is_num "$v" && ((${#v} <= 6)) || fail "probe line $n: not a number: $v"; done
+    [[ $id =~ ^[A-Za-z0-9_-]+$ ]] || fail "probe line $n: bad id"
+    is_lab_ns "$ns" || fail "probe line $n: $ns is not a lab namespace"
+    [[ $ip =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || fail "probe line $n: not an IPv4 address: $ip"
+    [[ $mode == single || $mode == bulk ]] || fail "probe line $n: unknown mode $mode"
     event "probe-start	$id"
     if [[ $mode == bulk ]]; then
       probe_bulk "$id" "$ns" "$ip" "$port" "$attempts" "$to"
     else
-      probe_single "$id" "$ns" "$ip" "$port" "$attempts" "$to" "$want" "$((40000 + n * 100))"
+      probe_single "$id" "$ns" "$ip" "$port" "$attempts" "$to" "$want" "$sport"
     fi
     event "probe-end	$id	$?"
     local d
     IFS=',' read -r -a d <<<"$dumps"
+    local spec kind rest dns arg
     for spec in "${d[@]}"; do
       [[ -z $spec ]] && continue
-      dump "${spec%%:*}" "${spec#*:}" "$OUT/dump/$id.${spec%%:*}.${spec#*:}.txt"
+      # kind:namespace[:value] — the value (a control socket, a pin folder) comes from the job.
+      kind=${spec%%:*} rest=${spec#*:} dns=${rest%%:*} arg=""
+      [[ $rest == *:* ]] && arg=${rest#*:}
+      dump "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" "$arg"
     done
   done <"$JOB/probes.tsv"
+  tool_failures "$OUT"/probe-*.err "$OUT"/daemon-*.log
   stop_captures
   final_dumps
 }
@@ -493,7 +529,7 @@ flush_netns() {
 # <id>.stop asks to stop a running request (a capture). Polling costs no process: `read -t` on
 # a FIFO nobody writes to.
 serve() {
-  build || { local rc=$?; teardown; return $((rc == 13 ? 13 : 11)); }
+  build || { local rc=$?; teardown; return $((rc == 13 || rc == 14 ? rc : 11)); }
   local ctl="$JOB/ctl"
   mkdir -p "$ctl"
   : >"$OUT/ready"   # only once requests can be dropped
@@ -573,16 +609,17 @@ record_agent() { journal "agent	$$	$(proc_start $$)" || exit 13; }
 case "$PHASE" in
   queue)    queue ;;
   build)    record_agent; build ;;
-  probe)    run_probes ;;
+  probe)    run_probes; if [[ -s $OUT/tool-error ]]; then exit 14; fi ;;
   teardown) teardown ;;
-  up)       record_agent; build || { rc=$?; teardown; exit $((rc == 13 ? 13 : 11)); }; : >"$OUT/ready" ;;
+  up)       record_agent; build || { rc=$?; teardown; exit $((rc == 13 || rc == 14 ? rc : 11)); }; : >"$OUT/ready" ;;
   serve)    record_agent; serve ;;
   all)
     record_agent
     trap teardown EXIT
     trap 'exit 143' TERM INT   # so that a stopped run still runs the EXIT trap (teardown)
-    build || { rc=$?; exit $((rc == 13 ? 13 : 11)); }
+    build || { rc=$?; exit $((rc == 13 || rc == 14 ? rc : 11)); }
     run_probes
+    if [[ -s $OUT/tool-error ]]; then exit 14; fi   # a tool could not start: no verdict from this run
     ;;
   *) fail "unknown phase $PHASE" ;;
 esac

@@ -6,6 +6,8 @@ import path from 'node:path';
 import type { Compiled } from '../compile.ts';
 import { stepFile, type Plan, type Step } from '../plan.ts';
 import { nsName } from '../names.ts';
+import { sourcePort, type DumpRequest } from '../contract.ts';
+import { nodeMapsDir } from '../services/ebpf-lb.ts';
 import { InfraError } from '../errors.ts';
 import { createLab, removeLabDir } from '../state/labs.ts';
 
@@ -35,6 +37,19 @@ function controlSocket(argv: string[]): string | undefined {
   return argv[0] === 'bird' && i > 0 ? argv[i + 1] : undefined;
 }
 
+/**
+ * The value a dump needs, given to the agent rather than recomputed there from a namespace name:
+ * BIRD's control socket (from the daemon's own argv), the eBPF maps' pin folder.
+ */
+function dumpValue(plan: Plan, d: DumpRequest): string[] {
+  if (d.kind === 'bpf') return [nodeMapsDir(plan.labId, d.object)];
+  if (d.kind === 'bird') {
+    const step = plan.steps.find((s) => s.tool === 'daemon' && s.object === d.object && controlSocket(s.argv ?? []));
+    return step ? [controlSocket(step.argv!)!] : [];
+  }
+  return [];
+}
+
 function checkField(s: string): string {
   // Manifest fields are TAB-separated lines: a field may hold neither.
   if (/[\t\n\r]/.test(s)) throw new Error(`manifest field contains a TAB or newline: ${JSON.stringify(s)}`);
@@ -57,9 +72,10 @@ export function renderJob(compiled: Compiled): Record<string, string> {
   files['namespaces'] = plan.namespaces.map((n) => n.ns).join('\n') + '\n';
   files['probes.tsv'] = probes.map((p) => [
     p.id, nsName(plan.labId, p.from), p.dstIp, String(p.dstPort), String(p.attempts), String(p.timeout), p.want, p.mode,
-    p.dumps.map((d) => `${d.kind}:${nsName(plan.labId, d.object)}`).join(','),
+    p.dumps.map((d) => [d.kind, nsName(plan.labId, d.object), ...dumpValue(plan, d)].join(':')).join(','),
+    String(sourcePort(p.index, 0)),
   ].map(checkField).join('\t')).join('\n') + (probes.length ? '\n' : '');
-  files['dumps.tsv'] = plan.dumps.map((d) => `${d.kind}\t${nsName(plan.labId, d.object)}`).join('\n') + (plan.dumps.length ? '\n' : '');
+  files['dumps.tsv'] = plan.dumps.map((d) => [d.kind, nsName(plan.labId, d.object), ...dumpValue(plan, d)].map(checkField).join('\t')).join('\n') + (plan.dumps.length ? '\n' : '');
   // BGP keepalives would flood the capture; probes are TCP to service/pod ports.
   files['capture-filter'] = 'tcp and not port 179\n';
   return files;
