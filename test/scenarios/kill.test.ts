@@ -82,3 +82,61 @@ for (const runner of ['native', 'uml'] as const) {
     });
   }
 }
+
+// A full disk: the lab's state on a small tmpfs (root only). Nothing may be built when the journal
+// cannot be written; a run whose disk fills up mid-way, then SIGKILLed, is still fully removed by
+// `lab down` (the teardown writes nothing).
+function smallDisk(t: import('ava').ExecutionContext): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dl-full-'));
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', dir], { encoding: 'utf8' });
+  t.is(m.status, 0, `cannot mount a small tmpfs: ${m.stderr}`);
+  t.teardown(() => {
+    spawnSync('umount', ['-l', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+const fill = (dir: string) => spawnSync('dd', ['if=/dev/zero', `of=${path.join(dir, 'filler')}`, 'bs=64k'], { stdio: 'ignore' });
+
+test.serial('native: a full disk before the run: exit 4, nothing built, nothing left', (t) => {
+  const dir = smallDisk(t);
+  fill(dir);
+  const r = spawnSync(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', 'native'], { encoding: 'utf8', env: { ...process.env, DL_STATE_DIR: dir } });
+  t.is(r.status, 4, r.stderr + r.stdout);
+  t.regex(r.stderr, /cannot (write the lab's journal|write the job|create the lab folder).*(ENOSPC|no space)/i);
+  t.deepEqual(readdirSync(dir), ['filler'], 'a lab folder was left');
+  // The message names the lab (its folder): none of its namespaces exists. (Other runs on the
+  // machine build theirs meanwhile.)
+  const labId = /job-([0-9a-f]{6})/.exec(r.stderr)?.[1];
+  t.truthy(labId, r.stderr);
+  t.deepEqual(labNs(labId!), [], 'namespaces were built');
+});
+
+test.serial('native: the disk fills up mid-run, the run is SIGKILLed, then down restores the host', async (t) => {
+  const dir = smallDisk(t);
+  const before = hostState();
+  const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', 'native'], { stdio: 'ignore', detached: true, env: { ...process.env, DL_STATE_DIR: dir } });
+  let job: string | undefined;
+  let seen = false;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !seen) {
+    job ??= readdirSync(dir).find((j) => j.startsWith('job-'));
+    const ev = job ? path.join(dir, job, 'out', 'events.tsv') : undefined;
+    seen = !!ev && existsSync(ev) && readFileSync(ev, 'utf8').includes('\tcaptures-ready');
+    if (!seen) await new Promise((r) => setTimeout(r, 2));
+  }
+  t.true(seen, 'the run was never seen at captures-ready');
+  fill(dir);
+  const labId = /^job-([0-9a-f]{6})$/.exec(job!)![1]!;
+  for (const pid of sh('pgrep', ['-f', `job-${labId}`]).split('\n').filter(Boolean).map(Number)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ }
+  await new Promise((r) => setTimeout(r, 300));
+  t.true(labNs(labId).length > 0, 'the kill came too late: nothing was left to remove');
+  const d = spawnSync(process.execPath, [cli, 'down', labId], { encoding: 'utf8', env: { ...process.env, DL_STATE_DIR: dir } });
+  t.is(d.status, 0, d.stderr);
+  t.deepEqual(labNs(labId), [], 'namespaces left');
+  t.deepEqual(labProcs(labId), [], 'processes left');
+  t.deepEqual(readdirSync(dir), ['filler'], 'the lab folder was left');
+  const after = hostState();
+  for (const k of Object.keys(before) as (keyof typeof before)[]) t.is(after[k], before[k], `host ${k} changed`);
+});

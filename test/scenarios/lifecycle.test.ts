@@ -90,3 +90,13 @@ test('no runner can serve: exit 3 naming the package', (t) => {
   t.is(r.status, 3, r.stderr);
   t.regex(r.stderr, /apt-get install user-mode-linux/);
 });
+
+test('an fd limit that keeps tools from loading is a broken run (exit 4 naming the tool), never a verdict', (t) => {
+  // Under UML every guest process is a host process: with 48 descriptors the guest's tools cannot
+  // open their libraries ("Error 24"). Before, this read as "reachable: expected yes, observed no".
+  const r = spawnSync('bash', ['-c', 'ulimit -n 48; exec "$0" "$@"', process.execPath, cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', 'uml'], { encoding: 'utf8', timeout: 300_000 });
+  t.is(r.status, 4, r.stdout + r.stderr);
+  t.regex(r.stdout + r.stderr, /a tool in the lab failed to start|the run broke/);
+  t.regex(r.stdout + r.stderr, /error while loading shared libraries|Too many open files|Error 24/);
+  t.notRegex(r.stdout, /FAIL reachable/);
+});
