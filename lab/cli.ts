@@ -8,6 +8,7 @@ import { registerDiagram } from './cmd/diagram.ts';
 import { registerDown } from './cmd/down.ts';
 import { registerExec } from './cmd/exec.ts';
 import { registerExplain } from './cmd/explain.ts';
+import { registerImport } from './cmd/import.ts';
 import { registerLb } from './cmd/lb.ts';
 import { registerList } from './cmd/list.ts';
 import { registerPlan } from './cmd/plan.ts';
@@ -37,6 +38,7 @@ registerCapture(program);
 registerStatus(program);
 registerDown(program);
 registerLb(program);
+registerImport(program);
 
 async function main(): Promise<void> {
   try {

@@ -1,7 +1,7 @@
 // The validated model of a topology file: what the loader hands to the compilers.
 // Field names follow the YAML (schema/topology.schema.json); defaults are already applied.
 
-export type Protocol = 'TCP' | 'UDP';
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type TrafficPolicy = 'Cluster' | 'Local';
 
 export interface VSwitch {
@@ -39,6 +39,12 @@ export interface Pod {
   memberEni?: MemberEni; // trunk: the pod's own member ENI
   labels: Record<string, string>;
   listen: number[];
+  /** Named container ports (a Service's named targetPort resolves through them). */
+  namedPorts: Record<string, number>;
+  /** The pod's Ready condition (default true); an unready pod's endpoint is not ready. */
+  ready: boolean;
+  /** Being deleted (default false): its endpoint is terminating, serving while still ready. */
+  terminating: boolean;
 }
 
 export interface MemberEni {
@@ -52,8 +58,20 @@ export interface ServicePort {
   name?: string;
   protocol: Protocol;
   port: number;
-  targetPort: number;
+  /** A number, or the name of a container port (resolved per endpoint pod). */
+  targetPort: number | string;
   nodePort?: number;
+}
+
+/** An endpoint as an EndpointSlice carries it (cluster.manifests), kept even when no modelled pod holds its address. */
+export interface SliceEndpoint {
+  ip: string;
+  nodeName?: string;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  /** The slice's ports by name ("" = unnamed). */
+  ports: Record<string, number>;
 }
 
 export interface Service {
@@ -64,8 +82,18 @@ export interface Service {
   externalTrafficPolicy: TrafficPolicy;
   ports: ServicePort[];
   selector: Record<string, string>;
-  /** Pods selected by `selector`, resolved by the loader, in file order. */
+  /** Pods selected by `selector` (or holding a slice endpoint's address), resolved by the loader, in file order. */
   endpoints: string[];
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  internalTrafficPolicy: TrafficPolicy;
+  /** status.loadBalancer.ingress[].ip */
+  loadBalancerIPs: string[];
+  loadBalancerSourceRanges: string[];
+  healthCheckNodePort?: number;
+  /** sessionAffinity ClientIP: its timeout in seconds (spec.sessionAffinityConfig.clientIP.timeoutSeconds). */
+  sessionAffinityTimeout?: number;
+  /** From EndpointSlices (cluster.manifests): the endpoints as they are, instead of the selector's pods. */
+  sliceEndpoints?: SliceEndpoint[];
 }
 
 export interface SlbBackend {
@@ -129,6 +157,10 @@ export interface ServiceProxyOptions {
   kind: 'ipvs' | 'iptables' | 'ebpf' | 'none';
   clusterCIDR?: string;
   masqueradeAll: boolean;
+  /** --nodeport-addresses (CIDRs; empty = every local address). */
+  nodePortAddresses: string[];
+  /** The apiserver's --service-node-port-range: every nodePort must lie in it (default 30000-32767). */
+  nodePortRange: [number, number];
   /** k8s ≥ 1.21: a Local-policy VIP with no local endpoint falls back to all endpoints. */
   localPolicyFallback: boolean;
   /**

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { BuildContext } from '../context.ts';
 import { podsOn } from '../context.ts';
 import type { Cluster, ClusterNode } from '../model.ts';
-import { endpointPods, externalEndpoints } from './endpoints.ts';
+import { endpointPods, externalEndpoints, portBackends } from './endpoints.ts';
 import { ebpfLoadSteps, ebpfPinPaths } from './ebpf/loader.ts';
 import { encodeServiceTable, ipv4ToBytes, LB_MAP_NAMES, lbMapPaths, mapUpdateArgv, toBpftoolBatch, type ServiceTable } from './ebpf/maps.ts';
 import type { ServiceProxy } from './types.ts';
@@ -69,15 +69,18 @@ export function ebpfServiceTable(cluster: Cluster, node: ClusterNode): ServiceTa
   let id = 1;
   for (const svc of cluster.services) {
     for (const sp of svc.ports) {
+      // bpf/lb4.c balances TCP and UDP only (Cilium's lb4 likewise): an SCTP port gets no entry.
+      if (sp.protocol === 'SCTP') continue;
+      const proto = sp.protocol;
       table.push({
-        vip: svc.clusterIP, port: sp.port, proto: sp.protocol, revNatId: id++, type: 'ClusterIP',
-        backends: endpointPods(cluster, svc).map((p) => ({ ip: p.ip, port: sp.targetPort })),
+        vip: svc.clusterIP, port: sp.port, proto, revNatId: id++, type: 'ClusterIP',
+        backends: portBackends(endpointPods(cluster, svc), sp).map((b) => ({ ip: b.ip, port: b.port })),
       });
       if (!cluster.datapath.inClusterLoadBalance) continue;
       for (const eip of svc.externalIPs) {
         table.push({
-          vip: eip, port: sp.port, proto: sp.protocol, revNatId: id++, type: 'ExternalIPs',
-          backends: externalEndpoints(cluster, svc, node.name).map((p) => ({ ip: p.ip, port: sp.targetPort })),
+          vip: eip, port: sp.port, proto, revNatId: id++, type: 'ExternalIPs',
+          backends: portBackends(externalEndpoints(cluster, svc, node.name), sp).map((b) => ({ ip: b.ip, port: b.port })),
         });
       }
     }

@@ -6,7 +6,7 @@
 import type { BuildContext } from '../context.ts';
 import type { ClusterNode } from '../model.ts';
 import type { ServiceProxy } from './types.ts';
-import { endpointPods, externalEndpoints } from './endpoints.ts';
+import { endpointPods, externalEndpoints, portBackends } from './endpoints.ts';
 import { masqueradeMarkForBit, releaseFeatures } from './iptables/index.ts';
 import { masqueradeRules } from './iptables/writers.ts';
 
@@ -35,12 +35,16 @@ export function ipvsTablesForNode(ctx: Pick<BuildContext, 'cluster'>, node: Clus
     'KUBE-LOOP-BACK': { type: 'hash:ip,port,ip', entries: [] },
     'KUBE-NODE-PORT-TCP': { type: 'bitmap:port', entries: [] },
     'KUBE-NODE-PORT-LOCAL-TCP': { type: 'bitmap:port', entries: [] },
+    'KUBE-LOAD-BALANCER': { type: 'hash:ip,port', entries: [] },
+    'KUBE-LOAD-BALANCER-LOCAL': { type: 'hash:ip,port', entries: [] },
   };
   const vs: string[] = [];
   const vips: string[] = [];
-  const addVs = (vip: string, port: number, p: string, backends: { ip: string; port: number }[]) => {
-    const flag = p === 'udp' ? '-u' : '-t';
-    vs.push(`-A ${flag} ${vip}:${port} -s rr`);
+  // ipvsadm's service kinds; ClientIP affinity is a persistent service with the affinity timeout
+  // (kube-proxy's ipvs proxier: FlagPersistent, Timeout = StickyMaxAgeSeconds).
+  const addVs = (vip: string, port: number, p: string, backends: { ip: string; port: number }[], sticky?: number) => {
+    const flag = p === 'udp' ? '-u' : p === 'sctp' ? '--sctp-service' : '-t';
+    vs.push(`-A ${flag} ${vip}:${port} -s rr${sticky !== undefined ? ` -p ${sticky}` : ''}`);
     for (const bk of backends) vs.push(`-a ${flag} ${vip}:${port} -r ${bk.ip}:${bk.port} -m -w 1`);
   };
   for (const svc of c.services) {
@@ -48,21 +52,31 @@ export function ipvsTablesForNode(ctx: Pick<BuildContext, 'cluster'>, node: Clus
     for (const sp of svc.ports) {
       const p = proto(sp.protocol);
       sets['KUBE-CLUSTER-IP']!.entries.push(`${svc.clusterIP},${p}:${sp.port}`);
-      addVs(svc.clusterIP, sp.port, p, all.map((e) => ({ ip: e.ip, port: sp.targetPort })));
+      const sticky = svc.sessionAffinityTimeout;
+      addVs(svc.clusterIP, sp.port, p, portBackends(all, sp), sticky);
       if (!vips.includes(svc.clusterIP)) vips.push(svc.clusterIP);
-      for (const e of all.filter((x) => x.node === node.name)) {
-        sets['KUBE-LOOP-BACK']!.entries.push(`${e.ip},${p}:${sp.targetPort},${e.ip}`);
+      for (const e of portBackends(all.filter((x) => x.node === node.name), sp)) {
+        sets['KUBE-LOOP-BACK']!.entries.push(`${e.ip},${p}:${e.port},${e.ip}`);
       }
       for (const eip of svc.externalIPs) {
         const set = svc.externalTrafficPolicy === 'Local' ? 'KUBE-EXTERNAL-IP-LOCAL' : 'KUBE-EXTERNAL-IP';
         sets[set]!.entries.push(`${eip},${p}:${sp.port}`);
-        addVs(eip, sp.port, p, externalEndpoints(c, svc, node.name).map((e) => ({ ip: e.ip, port: sp.targetPort })));
+        addVs(eip, sp.port, p, portBackends(externalEndpoints(c, svc, node.name), sp), sticky);
         // Bound to kube-ipvs0 unless the address already belongs to the node (shouldBind).
         if (!nodeAddrs.has(eip) && !vips.includes(eip)) vips.push(eip);
       }
       if (sp.nodePort && p === 'tcp') {
         sets[svc.externalTrafficPolicy === 'Local' ? 'KUBE-NODE-PORT-LOCAL-TCP' : 'KUBE-NODE-PORT-TCP']!.entries.push(String(sp.nodePort));
-        for (const addr of nodeAddrs) addVs(addr, sp.nodePort, p, externalEndpoints(c, svc, node.name).map((e) => ({ ip: e.ip, port: sp.targetPort })));
+        for (const addr of nodeAddrs) addVs(addr, sp.nodePort, p, portBackends(externalEndpoints(c, svc, node.name), sp), sticky);
+      }
+      // Load-balancer ingress IPs: bound to kube-ipvs0 like external IPs, in KUBE-LOAD-BALANCER
+      // (masqueraded) or, under the Local policy, also in KUBE-LOAD-BALANCER-LOCAL (kept).
+      // loadBalancerSourceRanges and healthCheckNodePort are not modelled in IPVS mode.
+      for (const lb of svc.loadBalancerIPs) {
+        sets['KUBE-LOAD-BALANCER']!.entries.push(`${lb},${p}:${sp.port}`);
+        if (svc.externalTrafficPolicy === 'Local') sets['KUBE-LOAD-BALANCER-LOCAL']!.entries.push(`${lb},${p}:${sp.port}`);
+        addVs(lb, sp.port, p, portBackends(externalEndpoints(c, svc, node.name), sp), sticky);
+        if (!nodeAddrs.has(lb) && !vips.includes(lb)) vips.push(lb);
       }
     }
   }
@@ -99,6 +113,12 @@ export function ipvsTablesForNode(ctx: Pick<BuildContext, 'cluster'>, node: Clus
     '-A KUBE-SERVICES -m comment --comment "Kubernetes service external ip + port for masquerade and filter purpose" -m set --match-set KUBE-EXTERNAL-IP dst,dst -j KUBE-MARK-MASQ',
     ...extAccept('KUBE-EXTERNAL-IP', 'Kubernetes service external ip + port for masquerade and filter purpose'),
     ...extAccept('KUBE-EXTERNAL-IP-LOCAL', 'Kubernetes service external ip + port with externalTrafficPolicy=local'),
+    // kube-proxy writes the load-balancer rules only when KUBE-LOAD-BALANCER has entries.
+    ...(sets['KUBE-LOAD-BALANCER']!.entries.length ? [
+      '-A KUBE-SERVICES -m comment --comment "Kubernetes service lb portal" -m set --match-set KUBE-LOAD-BALANCER dst,dst -j KUBE-LOAD-BALANCER',
+      '-A KUBE-LOAD-BALANCER -m comment --comment "Kubernetes service load balancer ip + port with externalTrafficPolicy=local" -m set --match-set KUBE-LOAD-BALANCER-LOCAL dst,dst -j RETURN',
+      '-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ',
+    ] : []),
     '-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT',
     '-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT',
     'COMMIT',

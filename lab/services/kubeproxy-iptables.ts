@@ -5,22 +5,63 @@
 // the KUBE-EXT/KUBE-SVL layout since 1.24, KUBE-XLB before, the pre-1.19 chain names.
 import type { BuildContext } from '../context.ts';
 import type { Cluster, ClusterNode, Service } from '../model.ts';
-import { endpointPods } from './endpoints.ts';
+import { cidrContains } from '../net.ts';
+import { endpointPods, targetPortOn } from './endpoints.ts';
 import { buildKubeProxyIptables, releaseFeatures } from './iptables/index.ts';
-import type { KubeProxyIptablesInput, KubeProxyIptablesResult, KubeProxyService } from './iptables/index.ts';
+import type { KubeProxyEndpoint, KubeProxyIptablesInput, KubeProxyIptablesResult, KubeProxyService } from './iptables/index.ts';
 import type { ServiceProxy } from './types.ts';
+
+/**
+ * The endpoints kube-proxy gets for a topology service: the EndpointSlices as they are when the
+ * service came from manifests (addresses no modelled pod holds included), else one endpoint per
+ * selected pod, its conditions from the pod (an unready pod: not ready; a terminating one: serving
+ * while ready), its port per service port by number or by the pod's named port.
+ */
+export function kubeProxyEndpoints(cluster: Cluster, svc: Service): KubeProxyEndpoint[] {
+  if (svc.sliceEndpoints) {
+    return svc.sliceEndpoints.map((e) => ({ ip: e.ip, nodeName: e.nodeName ?? '', ready: e.ready, serving: e.serving, terminating: e.terminating, ports: e.ports }));
+  }
+  return endpointPods(cluster, svc).map((pod) => {
+    const ports: Record<string, number> = {};
+    for (const sp of svc.ports) {
+      const port = targetPortOn(pod, sp);
+      if (port !== undefined) ports[sp.name ?? ''] = port;
+    }
+    return { ip: pod.ip, nodeName: pod.node, ready: pod.ready && !pod.terminating, serving: pod.ready, terminating: pod.terminating, ports };
+  });
+}
 
 /** A topology service as kube-proxy's Service + EndpointSlice objects (flattened). */
 export function toKubeProxyService(cluster: Cluster, svc: Service): KubeProxyService {
   return {
     namespace: svc.namespace,
     name: svc.name,
+    type: svc.type,
     clusterIP: svc.clusterIP,
     externalIPs: svc.externalIPs,
     externalTrafficPolicy: svc.externalTrafficPolicy,
-    ports: svc.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, targetPort: p.targetPort, nodePort: p.nodePort })),
-    endpoints: endpointPods(cluster, svc).map((pod) => ({ ip: pod.ip, nodeName: pod.node })),
+    internalTrafficPolicy: svc.internalTrafficPolicy,
+    ...(svc.sessionAffinityTimeout !== undefined ? { sessionAffinity: { clientIP: { timeoutSeconds: svc.sessionAffinityTimeout } } } : {}),
+    loadBalancerIPs: svc.loadBalancerIPs,
+    loadBalancerSourceRanges: svc.loadBalancerSourceRanges,
+    ...(svc.healthCheckNodePort ? { healthCheckNodePort: svc.healthCheckNodePort } : {}),
+    ports: svc.ports.map((p) => ({
+      ...(p.name ? { name: p.name } : {}), protocol: p.protocol, port: p.port,
+      // Per-endpoint ports carry a named targetPort's number (kubeProxyEndpoints).
+      targetPort: typeof p.targetPort === 'number' ? p.targetPort : 0,
+      ...(p.nodePort ? { nodePort: p.nodePort } : {}),
+    })),
+    endpoints: kubeProxyEndpoints(cluster, svc),
   };
+}
+
+/**
+ * --nodeport-addresses resolved as kube-proxy does: the node's own addresses (its IP, 127.0.0.1)
+ * inside the CIDRs. Not modelled: CIDRs holding none of them (kube-proxy then opens no NodePort on
+ * the node; here they count as unset, every local address).
+ */
+function nodePortAddresses(cidrs: readonly string[], node: ClusterNode): string[] {
+  return [node.ip, '127.0.0.1'].filter((ip) => cidrs.some((c) => cidrContains(c, ip)));
 }
 
 /** What kube-proxy on `node` is configured with (--hostname-override, node IPs, --cluster-cidr…). */
@@ -31,6 +72,7 @@ export function kubeProxyInput(cluster: Cluster, node: ClusterNode): KubeProxyIp
     nodeIPs: [node.ip],
     clusterCIDR: sp.clusterCIDR,
     masqueradeAll: sp.masqueradeAll,
+    nodePortAddresses: nodePortAddresses(sp.nodePortAddresses, node),
     version: sp.version,
     services: cluster.services.map((s) => toKubeProxyService(cluster, s)),
   };
@@ -49,6 +91,12 @@ export const iptablesProxy: ServiceProxy = {
     b.module('nf_conntrack', 'nf_nat', 'iptable_nat', 'iptable_filter', 'iptable_mangle', 'xt_nat', 'xt_tcpudp', 'xt_statistic', 'xt_comment',
       'xt_mark', 'xt_conntrack', 'xt_addrtype', 'xt_MASQUERADE', 'xt_recent', 'ipt_REJECT', 'nf_conntrack_netlink');
     b.feature('iptables');
+    // EndpointSlices taken as they are: an endpoint no modelled pod holds stays in the rules.
+    for (const svc of cluster.services) {
+      for (const e of svc.sliceEndpoints ?? []) {
+        if (!cluster.pods.some((p) => p.ip === e.ip)) b.note(`${svc.namespace}/${svc.name}: endpoint ${e.ip} is held by no modelled pod — kept in kube-proxy's rules, unreachable in this lab`);
+      }
+    }
     for (const node of cluster.nodes) {
       const t = kubeProxyTablesForNode(ctx, node);
       // kube-proxy sets route_localnet so that NodePorts answer on 127.0.0.1 (with KUBE-FIREWALL's

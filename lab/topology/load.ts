@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import { InputError, type InputIssue } from '../errors.ts';
+import { mergeManifests } from '../kubernetes/merge.ts';
 import type { Topology } from '../model.ts';
 import { Locator } from './locate.ts';
 import { toModel, type RawTopology } from './model-build.ts';
@@ -28,7 +29,8 @@ export function loadTopology(file: string): Topology {
 export function parseTopology(text: string, file: string): Topology {
   const { raw, loc } = parseYaml(text, file);
   failOn(schemaIssues(raw, loc));
-  const model = toModel(raw as RawTopology, file);
+  // cluster.manifests: Kubernetes objects merged by name into the nodes, pods and services.
+  const model = toModel(mergeManifests(raw as RawTopology, file, loc), file);
   failOn([...checkSemantics(model, loc), ...addressIssues(model, loc)]);
   return model;
 }

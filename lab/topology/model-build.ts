@@ -4,7 +4,7 @@ import { FAMILIES } from '../families/registry.ts';
 import { defaultGateway } from '../net.ts';
 import { DEFAULT_KUBE_PROXY_VERSION } from '../services/iptables/release.ts';
 import type {
-  Cluster, ClusterNode, Expect, Pod, Probe, Scenario, Service, Topology, CaptureExpect,
+  Cluster, ClusterNode, Expect, Pod, Probe, Protocol, Scenario, Service, SliceEndpoint, Topology, CaptureExpect,
 } from '../model.ts';
 
 type Raw = Record<string, unknown>;
@@ -52,21 +52,40 @@ export function toModel(r: RawTopology, file: string): Topology {
     } : undefined,
     labels: (p.labels as Record<string, string> | undefined) ?? {},
     listen: (p.listen as number[] | undefined) ?? [],
+    namedPorts: (p.namedPorts as Record<string, number> | undefined) ?? {},
+    ready: (p.ready as boolean | undefined) ?? true,
+    terminating: (p.terminating as boolean | undefined) ?? false,
   }));
   const services: Service[] = (c.services ?? []).map((s) => {
     const selector = (s.selector as Record<string, string> | undefined) ?? {};
-    const endpoints = Object.keys(selector).length
-      ? pods.filter((p) => Object.entries(selector).every(([k, v]) => p.labels[k] === v)).map((p) => p.name)
-      : [];
+    // EndpointSlices (cluster.manifests, merged by lab/kubernetes/merge.ts) replace the selector.
+    const slices = s.endpointSlices as SliceEndpoint[] | undefined;
+    const endpoints = slices
+      ? pods.filter((p) => slices.some((e) => e.ip === p.ip)).map((p) => p.name)
+      : Object.keys(selector).length
+        ? pods.filter((p) => Object.entries(selector).every(([k, v]) => p.labels[k] === v)).map((p) => p.name)
+        : [];
+    const ports = s.ports.map((p) => ({
+      name: p.name as string | undefined, protocol: (p.protocol as Protocol | undefined) ?? 'TCP', port: p.port as number,
+      targetPort: (p.targetPort as number | string | undefined) ?? (p.port as number), nodePort: p.nodePort as number | undefined,
+    }));
+    const ingress = (s.loadBalancerIPs as string[] | undefined) ?? [];
+    const affinity = s.sessionAffinity === 'ClientIP';
+    const timeout = ((s.sessionAffinityConfig as Raw | undefined)?.clientIP as Raw | undefined)?.timeoutSeconds as number | undefined;
     return {
       name: s.name as string, namespace: (s.namespace as string | undefined) ?? 'default', clusterIP: s.clusterIP as string,
       externalIPs: (s.externalIPs as string[] | undefined) ?? [],
       externalTrafficPolicy: (s.externalTrafficPolicy as 'Cluster' | 'Local' | undefined) ?? 'Cluster',
-      selector, endpoints,
-      ports: s.ports.map((p) => ({
-        name: p.name as string | undefined, protocol: (p.protocol as 'TCP' | 'UDP' | undefined) ?? 'TCP', port: p.port as number,
-        targetPort: (p.targetPort as number | undefined) ?? (p.port as number), nodePort: p.nodePort as number | undefined,
-      })),
+      internalTrafficPolicy: (s.internalTrafficPolicy as 'Cluster' | 'Local' | undefined) ?? 'Cluster',
+      // The apiserver's default: LoadBalancer with ingress IPs, NodePort with a nodePort, else ClusterIP.
+      type: (s.type as Service['type'] | undefined) ?? (ingress.length ? 'LoadBalancer' : ports.some((p) => p.nodePort) ? 'NodePort' : 'ClusterIP'),
+      loadBalancerIPs: ingress,
+      loadBalancerSourceRanges: (s.loadBalancerSourceRanges as string[] | undefined) ?? [],
+      healthCheckNodePort: s.healthCheckNodePort as number | undefined,
+      // kube-proxy's default for ClientIP without a config: 10800 s (v1.DefaultClientIPServiceAffinitySeconds).
+      sessionAffinityTimeout: affinity ? (timeout ?? 10800) : undefined,
+      selector, endpoints, ports,
+      ...(slices ? { sliceEndpoints: slices } : {}),
     };
   });
   const dp = c.datapath;
@@ -80,6 +99,8 @@ export function toModel(r: RawTopology, file: string): Topology {
       masqueradeAll: (sp.masqueradeAll as boolean | undefined) ?? false,
       localPolicyFallback: (sp.localPolicyFallback as boolean | undefined) ?? false,
       version: (sp.version as string | undefined) ?? DEFAULT_KUBE_PROXY_VERSION,
+      nodePortAddresses: (sp.nodePortAddresses as string[] | undefined) ?? [],
+      nodePortRange: ((sp.nodePortRange as string | undefined) ?? '30000-32767').split('-').map(Number) as [number, number],
     },
     vswitches, nodes, pods, services,
     slbs: (c.slbs ?? []).map((s) => ({

@@ -8,6 +8,7 @@ import { familyFor } from '../families/registry.ts';
 import type { PathSeg, SemanticContext } from '../families/types.ts';
 import type { Topology } from '../model.ts';
 import { cidrContains, cidrsOverlap } from '../net.ts';
+import { targetPortOn } from '../services/endpoints.ts';
 import type { Locator } from './locate.ts';
 import { checkScenarioRefs } from './scenario-refs.ts';
 
@@ -107,12 +108,17 @@ function checkCluster(s: SemanticContext): void {
     if (svcNames.has(`${s.namespace}/${s.name}`)) add([...p, 'name'], `duplicate service ${s.namespace}/${s.name}`);
     svcNames.add(`${s.namespace}/${s.name}`);
     claimIp(s.clusterIP, `service ${s.name} clusterIP`, [...p, 'clusterIP']);
-    if (Object.keys(s.selector).length && !s.endpoints.length) add([...p, 'selector'], `selector ${JSON.stringify(s.selector)} matches no pod`);
-    for (const port of s.ports) {
-      for (const e of s.endpoints) {
-        if (!pods.get(e)!.listen.includes(port.targetPort)) add([...p, 'ports'], `endpoint pod ${e} does not listen on targetPort ${port.targetPort} (add it to the pod's "listen")`);
+    if (Object.keys(s.selector).length && !s.endpoints.length && !s.sliceEndpoints) add([...p, 'selector'], `selector ${JSON.stringify(s.selector)} matches no pod`);
+    const [lo, hi] = c.serviceProxy.nodePortRange;
+    s.ports.forEach((port, j) => {
+      if (port.nodePort !== undefined && (port.nodePort < lo || port.nodePort > hi)) {
+        add([...p, 'ports', j, 'nodePort'], `nodePort ${port.nodePort} is outside the node port range ${lo}-${hi} (serviceProxy.nodePortRange)`);
       }
-    }
+      for (const e of s.endpoints) {
+        const target = targetPortOn(pods.get(e)!, port);
+        if (target !== undefined && !pods.get(e)!.listen.includes(target)) add([...p, 'ports'], `endpoint pod ${e} does not listen on targetPort ${target} (add it to the pod's "listen")`);
+      }
+    });
   });
   const slbVips = new Set<string>();
   c.slbs.forEach((s, i) => {
