@@ -90,6 +90,8 @@ export const iptablesProxy: ServiceProxy = {
     const { b, cluster } = ctx;
     b.module('nf_conntrack', 'nf_nat', 'iptable_nat', 'iptable_filter', 'iptable_mangle', 'xt_nat', 'xt_tcpudp', 'xt_statistic', 'xt_comment',
       'xt_mark', 'xt_conntrack', 'xt_addrtype', 'xt_MASQUERADE', 'xt_recent', 'ipt_REJECT', 'nf_conntrack_netlink');
+    // `-m sctp` for SCTP service ports: only asked for when a service has one (not every kernel has it).
+    if (cluster.services.some((s) => s.ports.some((p) => p.protocol === 'SCTP'))) b.module('xt_sctp');
     b.feature('iptables');
     // EndpointSlices taken as they are: an endpoint no modelled pod holds stays in the rules.
     for (const svc of cluster.services) {
