@@ -25,9 +25,11 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 mount -t tmpfs tmpfs /run
-mkdir -p /run/netns
+# One mkdir for every directory under /run, and the kernel release read, not run (uname): a
+# process costs 25-230 ms in here.
+mkdir -p /run/netns /run/dl-job /run/tmp
+read -r kver </proc/sys/kernel/osrelease
 # Never write the host's /lib/modules: overlay the UML module tree on a tmpfs.
-kver=$(uname -r)
 mount -t tmpfs tmpfs /lib/modules
 mkdir -p "/lib/modules/$kver"
 mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
@@ -35,14 +37,12 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 # The job dir gets a fixed short path in the guest (the agent resolves @JOB@ to it). A hostfs
 # mount of the host's path, not a bind: root's job lives under the host's /run/datapath-lab,
 # which the tmpfs above hides inside the guest.
-mkdir -p /run/dl-job
 mount -t hostfs -o "$DL_JOB" hostfs /run/dl-job
 DL_JOB=/run/dl-job
 # The lab's journal needs no fsync in here: what the guest makes dies with the guest.
 export DL_JOURNAL_SYNC=0
 # /tmp stays the host's: the repository and the job may live there (CI clones into /tmp).
 # Temporary files of the guest's tools go to its own tmpfs instead.
-mkdir -p /run/tmp
 export TMPDIR=/run/tmp
 ip link set lo up
 
