@@ -1,6 +1,8 @@
-// npm run docs [-- --family F] [--no-run]: writes docs/families/<family>.md — the story of every
-// scenario with its diagram (Mermaid, renders on GitHub), the observed path drawn over the
-// topology, and the checks as the kernel answered them. Re-run after changing a topology.
+// npm run docs [-- --family F] [--no-run] [--saved]: writes docs/families/<family>.md — the story of
+// every scenario with its topology (Mermaid flowchart, renders on GitHub) and the observed path
+// drawn over it, and per probe the verdict, the path picture (Mermaid sequence diagram: lanes,
+// rewrites, reply, drop) and the checks as the kernel answered them. --saved draws the last run of
+// each scenario (kept by `lab scenario`) and runs only the others. Re-run after changing a topology.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,17 +13,25 @@ import { describeTopology } from '../lab/explain.ts';
 import { mermaid } from '../lab/report/diagram.ts';
 import type { ScenarioReport } from '../lab/run.ts';
 import { runSuite } from '../lab/suite.ts';
+import { pathMermaid } from '../lab/report/path.ts';
+import { loadReport, saveReport } from '../lab/report/saved.ts';
 import type { RunnerName } from '../lab/runners/types.ts';
 
-const { values } = parseArgs({ options: { family: { type: 'string' }, 'no-run': { type: 'boolean', default: false }, runner: { type: 'string', default: 'auto' } } });
+const { values } = parseArgs({ options: { family: { type: 'string' }, 'no-run': { type: 'boolean', default: false }, saved: { type: 'boolean', default: false }, runner: { type: 'string', default: 'auto' } } });
 const out = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'families');
 mkdirSync(out, { recursive: true });
 
 for (const topo of loadCatalog().filter((t) => !values.family || t.family === values.family)) {
   const items = topo.scenarios.map((scenario) => ({ topo, scenario }));
-  const results: (ScenarioReport | undefined)[] = values['no-run'] ? items.map(() => undefined) : await runSuite(items, { runner: values.runner as RunnerName | 'auto' }, {
-    finished: (r, d, n) => process.stderr.write(`[${topo.family} ${d}/${n}] ${r.passed ? 'PASS' : 'FAIL'} ${r.id}\n`),
+  const kept = items.map((x) => (values.saved ? loadReport({ id: x.scenario.id }) : undefined));
+  const toRun = values['no-run'] ? [] : items.filter((_, i) => !kept[i]);
+  const ran = await runSuite(toRun, { runner: values.runner as RunnerName | 'auto' }, {
+    finished: (r, d, n) => {
+      if (!r.error) saveReport(r);
+      process.stderr.write(`[${topo.family} ${d}/${n}] ${r.passed ? 'PASS' : 'FAIL'} ${r.id}\n`);
+    },
   });
+  const results: (ScenarioReport | undefined)[] = items.map((x, i) => kept[i] ?? ran.find((r) => r.id === x.scenario.id));
   const md: string[] = [`# ${topo.title}`, ''];
   if (topo.source) md.push(`Source: ${topo.source}. Topology file: [\`topologies/${path.basename(topo.file)}\`](../../topologies/${path.basename(topo.file)}).`, '');
   md.push('## The cluster', '', ...describeTopology(topo).map((l) => `- ${l}`), '');
@@ -34,11 +44,18 @@ for (const topo of loadCatalog().filter((t) => !values.family || t.family === va
     const plan = r?.plan ?? compileScenario(topo, s, 'LABID').plan;
     const probe = r?.probes.find((p) => p.path.length);
     md.push('```mermaid', mermaid(plan, probe?.path ?? []).trimEnd(), '```', '');
+    if (r) md.push(`Pictures of this run: \`npm run -s lab -- diagram ${s.id} --format svg -o ${s.id}.svg\` (topology with the path), \`npm run -s lab -- diagram ${s.id} --path --format text\` (each probe's path).`, '');
     for (const [k, p] of s.probes.entries()) {
       const res = r?.probes[k];
       md.push(`**${p.name}**: ${p.from} → \`${p.to}\`${p.expect.reachable === false ? ' — expected unreachable' : ''}`, '');
       if (p.expect.path) md.push(`- the article's path: ${p.expect.path.map((x) => `\`${x}\``).join(' → ')}`);
       if (res?.path.length) md.push(`- observed: ${res.path.filter((h, j, a) => j === 0 || h.object !== a[j - 1]!.object || h.ifname !== a[j - 1]!.ifname).map((h) => `\`${h.object}:${h.ifname}\``).join(' → ')} (${res.stacks} stacks)`);
+      const story = r?.stories?.[k];
+      if (story) {
+        md.push(`- verdict: **${story.verdict.summary.replace(/\|/g, '\\|')}**`);
+        for (const w of [...story.request, ...story.reply].flatMap((x) => x.rewrites)) md.push(`- ${w.by} in ${w.object}: ${w.field === 'dst' ? 'destination' : 'source'} ${w.before} → ${w.after}`);
+        if (story.request.length) md.push('', '```mermaid', pathMermaid(story).trimEnd(), '```');
+      }
       if (res) {
         md.push('', '| | check | expected | observed |', '|---|---|---|---|');
         for (const c of res.checks) md.push(`| ${c.passed ? '✅' : '❌'} | ${c.name.replace(/\|/g, '\\|')} | ${c.expected.replace(/\|/g, '\\|')} | ${c.observed.replace(/\|/g, '\\|')} |`);

@@ -4,7 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import type { Plan } from '../plan.ts';
 import type { Hop } from '../checks/analyze.ts';
-import { topologyDot, type Overlay } from './topology.ts';
+import { topologyDot, topologyEdges, type Overlay } from './topology.ts';
+import { tcFilters } from '../explain/tc.ts';
 
 interface Link {
   a: { object: string; name: string };
@@ -44,7 +45,7 @@ const shape: Record<string, [string, string]> = {
 
 /** Groups: each node with its pods (pods attach to exactly one node), the cloud fabric, the rest. */
 function groups(plan: Plan): { title: string; objects: string[] }[] {
-  const ls = links(plan);
+  const ls = topologyEdges(plan); // veth pairs, ipvlan slaves, VLAN sub-interfaces: a pod belongs to the node it hangs on
   const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind;
   const nodes = plan.namespaces.filter((n) => n.kind === 'node').map((n) => n.object);
   const placed = new Set<string>();
@@ -66,20 +67,33 @@ function groups(plan: Plan): { title: string; objects: string[] }[] {
 
 export function mermaid(plan: Plan, hops: Hop[] = []): string {
   const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind ?? 'node';
+  const tc = tcFilters(plan);
+  // Badges in the box: tc programs by interface, and kube-ipvs0 (the IPVS VIPs' dummy).
+  const badges = (o: string) => [
+    ...[...new Set(tc.filter((f) => f.object === o).map((f) => `◆ tc ${f.kind === 'ebpf' ? 'eBPF' : 'u32'} on ${f.dev}`))],
+    ...plan.interfaces.filter((i) => i.object === o && i.name === 'kube-ipvs0').map(() => 'kube-ipvs0 (IPVS VIPs)'),
+  ];
   const out = ['flowchart LR'];
   for (const g of groups(plan)) {
     if (g.title) out.push(`  subgraph ${id(`g_${g.title}`)}["${g.title}"]`);
     for (const o of g.objects) {
       const [l, r] = shape[kind(o)] ?? ['[', ']'];
-      out.push(`    ${id(o)}${l}"${o}"${r}`);
+      out.push(`    ${id(o)}${l}"${[o, ...badges(o)].join('<br/>')}"${r}`);
     }
     if (g.title) out.push('  end');
   }
   const ls = links(plan);
   ls.forEach((k) => out.push(`  ${id(k.a.object)} ---|"${k.a.name} ⇄ ${k.b.name}"| ${id(k.b.object)}`));
+  // ipvlan slaves and VLAN sub-interfaces in another namespace than their lower device: dashed.
+  for (const e of topologyEdges(plan).filter((x) => x.kind !== 'veth')) {
+    const d = plan.interfaces.find((i) => i.object === e.a.object && i.name === e.a.name);
+    out.push(`  ${id(e.a.object)} -.-|"${e.a.name} ${e.kind === 'vlan' ? `VLAN ${d?.vid}` : 'ipvlan slave'} of ${e.b.name}"| ${id(e.b.object)}`);
+  }
   const used = pathLinks(plan, hops);
   if (used.length) {
     out.push(`  linkStyle ${used.join(',')} stroke:#d62728,stroke-width:4px`);
+  }
+  if (hops.length) {
     const seq = hops.filter((h, i) => i === 0 || h.object !== hops[i - 1]!.object).map((h) => h.object);
     out.push(`  %% observed request path: ${seq.join(' → ')}`);
   }
