@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, LabError } from './errors.ts';
 import { registerCapture } from './cmd/capture.ts';
+import { registerCheck } from './cmd/check.ts';
 import { registerDiagram } from './cmd/diagram.ts';
 import { registerDown } from './cmd/down.ts';
 import { registerExec } from './cmd/exec.ts';
@@ -32,6 +33,7 @@ registerExplain(program);
 registerDiagram(program);
 registerTest(program);
 registerUp(program);
+registerCheck(program);
 registerExec(program);
 registerShell(program);
 registerCapture(program);

@@ -6,10 +6,11 @@ import path from 'node:path';
 import { EXIT, LabError } from '../errors.ts';
 import type { ScenarioReport } from '../run.ts';
 import { stateRoot } from '../runners/job.ts';
+import { REPORTS_DIR } from '../state/labs.ts';
 
 export const SAVED_FORMAT = 'datapath-lab/report@1';
 
-const reportsDir = () => path.join(stateRoot(), 'reports');
+const reportsDir = () => path.join(stateRoot(), REPORTS_DIR);
 export const savedPath = (id: string) => path.join(reportsDir(), `${id}.json`);
 
 /** The report as JSON (the plan's feature set as a list; no job directory). */

@@ -78,6 +78,9 @@ export interface LabEntry {
   recordProblem?: string;
 }
 
+/** The folder of saved reports in the state folder (lab/report/saved.ts). */
+export const REPORTS_DIR = 'reports';
+
 /** Every lab folder of this user; names that are not lab folders are reported in `strays`. */
 export function listLabDirs(): { labs: LabEntry[]; strays: string[] } {
   const root = existingStateDir();
@@ -85,6 +88,7 @@ export function listLabDirs(): { labs: LabEntry[]; strays: string[] } {
   const labs: LabEntry[] = [];
   const strays: string[] = [];
   for (const name of readdirSync(root).sort()) {
+    if (name === REPORTS_DIR) continue; // the last run of each scenario (lab/report/saved.ts), not a lab
     const m = /^job-(.*)$/.exec(name);
     if (!m || !LAB_ID_RE.test(m[1]!)) {
       strays.push(name);
