@@ -44,7 +44,8 @@ for (const topo of loadCatalog().filter((t) => !values.family || t.family === va
     const plan = r?.plan ?? compileScenario(topo, s, 'LABID').plan;
     const probe = r?.probes.find((p) => p.path.length);
     md.push('```mermaid', mermaid(plan, probe?.path ?? []).trimEnd(), '```', '');
-    if (r) md.push(`Pictures of this run: \`npm run -s lab -- diagram ${s.id} --format svg -o ${s.id}.svg\` (topology with the path), \`npm run -s lab -- diagram ${s.id} --path --format text\` (each probe's path).`, '');
+    if (r?.error) md.push(`The run that generated this page broke: ${r.error.split('\n')[0]}`, '');
+    else if (r) md.push(`Pictures of this run: \`npm run -s lab -- diagram ${s.id} --format svg -o ${s.id}.svg\` (topology with the path), \`npm run -s lab -- diagram ${s.id} --path --format text\` (each probe's path).`, '');
     for (const [k, p] of s.probes.entries()) {
       const res = r?.probes[k];
       md.push(`**${p.name}**: ${p.from} → \`${p.to}\`${p.expect.reachable === false ? ' — expected unreachable' : ''}`, '');
