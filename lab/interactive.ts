@@ -189,7 +189,8 @@ export async function shell(s: LabState, object: string): Promise<number> {
 }
 
 export async function capture(s: LabState, object: string, iface: string, filter: string[]): Promise<number> {
-  const argv = ['tcpdump', '-l', '-nn', '-e', '-i', iface, ...filter];
+  // `--`: whatever follows is the filter expression, never an option of tcpdump's (lab/options.ts checks it first).
+  const argv = ['tcpdump', '-l', '-nn', '-e', '-i', iface, '--', ...filter];
   if (s.runner !== 'uml') {
     const c = spawn('ip', ['netns', 'exec', objectNs(s, object), ...argv], { stdio: 'inherit' });
     return new Promise((resolve) => c.on('close', (code) => resolve(code ?? 0)));

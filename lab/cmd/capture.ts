@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { capture, pickLab } from '../interactive.ts';
 import { labOption } from './options.ts';
+import { captureFilter } from '../options.ts';
 
 export function registerCapture(program: Command): void {
   program.command('capture')
@@ -11,6 +12,7 @@ export function registerCapture(program: Command): void {
     .argument('[filter...]', 'a tcpdump filter, e.g. tcp port 80')
     .addOption(labOption())
     .action(async (object: string, iface: string, filter: string[], o: { lab?: string }) => {
+      captureFilter(iface, filter);
       process.exitCode = await capture(pickLab(o.lab), object, iface, filter);
     });
 }

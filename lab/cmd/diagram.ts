@@ -11,6 +11,7 @@ import { pathDot, pathMermaid, pathSvg, pathTerminal } from '../report/path.ts';
 import { loadReport, saveReport } from '../report/saved.ts';
 import { overlayOf } from '../report/topology.ts';
 import { runScenario, type ScenarioReport } from '../run.ts';
+import { writableOutput } from '../options.ts';
 import { fileOption, runnerOption, type RunnerChoice } from './options.ts';
 
 interface DiagramOptions { file?: string; format: string; run: boolean; runner: RunnerChoice; output?: string; from?: string; path?: boolean; probe?: string; rerun?: boolean }
@@ -44,6 +45,7 @@ export function registerDiagram(program: Command): void {
     .addOption(runnerOption())
     .option('-o, --output <file>', 'write to a file')
     .action(async (id: string, o: DiagramOptions) => {
+      if (o.output) writableOutput('--output', o.output);
       let text: string;
       if (!o.run) {
         const { topo, scenario } = locateScenario(id, o.file);

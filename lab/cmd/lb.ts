@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { locateScenario } from '../catalog.ts';
 import { lbList } from '../services/ebpf/lb-list.ts';
 import { fileOption, runnerOption, type RunnerChoice } from './options.ts';
+import { timeoutMs } from '../options.ts';
 
 interface LbListOptions {
   file?: string;
@@ -28,7 +29,7 @@ export function registerLb(program: Command): void {
     .action(async (id: string, o: LbListOptions) => {
       const { topo, scenario } = locateScenario(id, o.file);
       const mode = o.revnat ? 'revnat' : o.backends ? 'backends' : 'services';
-      const tables = await lbList(topo, scenario, { runner: o.runner, node: o.node, mode, timeoutMs: Number(o.timeout) * 1000 });
+      const tables = await lbList(topo, scenario, { runner: o.runner, node: o.node, mode, timeoutMs: timeoutMs('--timeout', o.timeout) });
       for (const [i, t] of tables.entries()) {
         if (tables.length > 1) process.stdout.write(`${i ? '\n' : ''}# ${t.node}\n`);
         process.stdout.write(t.text);

@@ -8,6 +8,7 @@ import { renderScenario, scenarioJson } from '../report/terminal.ts';
 import { runScenario } from '../run.ts';
 import { saveReport } from '../report/saved.ts';
 import { fileOption, runnerOption, type RunnerChoice } from './options.ts';
+import { timeoutMs, writableOutput } from '../options.ts';
 
 interface ScenarioOptions {
   file?: string;
@@ -36,7 +37,9 @@ export function registerScenario(program: Command): void {
     .option('--save <file>', 'also write the full report (plan, paths, stories) for `lab diagram --from FILE`')
     .action(async (id: string, o: ScenarioOptions) => {
       const { topo, scenario } = locateScenario(id, o.file);
-      const report = await runScenario(topo, scenario, { runner: o.runner, keep: o.keep, timeoutMs: Number(o.timeout) * 1000 });
+      const timeout = timeoutMs('--timeout', o.timeout);
+      if (o.output) writableOutput('--output', o.output);
+      const report = await runScenario(topo, scenario, { runner: o.runner, keep: o.keep, timeoutMs: timeout });
       if (!report.error) saveReport(report); // `lab diagram ID` draws this run
       if (o.save) saveReport(report, o.save);
       const reporter = o.json ? 'json' : o.reporter;

@@ -9,6 +9,7 @@ import { renderSuite, type ReporterName } from '../report/suite.ts';
 import { parseShard, runSuite, selectScenarios } from '../suite.ts';
 import { loadTopology } from '../topology/load.ts';
 import { fileOption, runnerOption, type RunnerChoice } from './options.ts';
+import { wholeNumber, writableOutput } from '../options.ts';
 
 interface TestOptions {
   family?: string;
@@ -34,6 +35,8 @@ export function registerTest(program: Command): void {
     .option('-j, --jobs <n>', 'scenarios at once (default: number of cores)')
     .action(async (o: TestOptions) => {
       if (o.reporter === 'html' && !o.output) throw new LabError('--reporter html writes one page per scenario: give --output DIR', EXIT.usage);
+      const jobs = o.jobs === undefined ? undefined : wholeNumber('--jobs', o.jobs, 1, 256);
+      if (o.output) writableOutput('--output', o.output, o.reporter === 'html' ? 'directory' : 'file');
       let shard;
       try {
         shard = o.shard ? parseShard(o.shard) : undefined;
@@ -45,7 +48,7 @@ export function registerTest(program: Command): void {
       const live = process.stderr.isTTY;
       const running = new Set<string>();
       const status = (done: number) => live && process.stderr.write(`\r\x1b[K[${done}/${items.length}] running: ${[...running].join(', ')}`);
-      const results = await runSuite(items, { runner: o.runner, jobs: o.jobs ? Number(o.jobs) : undefined }, {
+      const results = await runSuite(items, { runner: o.runner, jobs }, {
         started: (id) => { running.add(id); status(0); },
         finished: (r, done, total) => {
           running.delete(r.id);
