@@ -21,7 +21,7 @@ for (const runner of ['native', 'uml'] as const) {
         t.regex(r.stdout, /★ DNAT in worker-a: destination 10\.196\.52\.1 → 10\.217\.120\.\d+/);
         t.regex(r.stdout, /kproxy-1: PASSED/);
         const j = lab(['check', '--lab', labId!, '--json']);
-        t.is(j.status, 0);
+        t.is(j.status, 0, `check ${round} --json: ${j.stdout.slice(0, 1500)}\n${j.stderr}`);
         const doc = JSON.parse(j.stdout) as { passed: boolean; probes: { reachable: boolean }[] };
         t.true(doc.passed);
         t.true(doc.probes.every((p) => p.reachable));
