@@ -47,16 +47,10 @@ export function registerTest(program: Command): void {
       if (!items.length) throw new LabError('no scenario matches the selection', EXIT.usage);
       const live = process.stderr.isTTY;
       const running = new Set<string>();
-<<<<<<< HEAD
-      const status = (done: number) => live && process.stderr.write(`\r\x1b[K[${done}/${items.length}] running: ${[...running].join(', ')}`);
-      const results = await runSuite(items, { runner: o.runner, jobs }, {
-        started: (id) => { running.add(id); status(0); },
-=======
       let finished = 0; // the live line counts what has finished, also when a new scenario starts
       const status = (done: number) => live && process.stderr.write(`\r\x1b[K[${(finished = done)}/${items.length}] running: ${[...running].join(', ')}`);
-      const results = await runSuite(items, { runner: o.runner, jobs: o.jobs ? Number(o.jobs) : undefined }, {
+      const results = await runSuite(items, { runner: o.runner, jobs }, {
         started: (id) => { running.add(id); status(finished); },
->>>>>>> 0d9db9b (README: the eniip-5 transcript as it prints now (verdict, rewrites on the path); lab test's live line counts finished scenarios when another one starts (it restarted at 0))
         finished: (r, done, total) => {
           running.delete(r.id);
           process.stderr.write(`${live ? '\r\x1b[K' : ''}[${done}/${total}] ${r.passed ? 'PASS' : 'FAIL'} ${r.id} (${r.runner}, ${(r.timings.total / 1000).toFixed(1)} s)\n`);
