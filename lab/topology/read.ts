@@ -1,6 +1,7 @@
 // Reading a topology file as hostile input: a bounded read of a regular file, then bounds on the
-// YAML's shape — nesting depth, alias expansion, keys made through aliases — before anything
-// walks it recursively. Every refusal is an InputError (exit 2) located at file:line.
+// YAML's shape — nesting depth, alias expansion, keys made through aliases, control characters
+// in any text (titles, stories: they would reach terminals and TAP raw) — before anything walks
+// it recursively. Every refusal is an InputError (exit 2) located at file:line.
 //
 // Why each bound: a FIFO or /dev/zero would block or grow without end; a 50 MB file took 4.3 GB
 // to parse; 3000 nested levels overflow the parser's stack; a key written as an alias (`*k: v`)
@@ -14,6 +15,10 @@ import { InputError, type InputIssue } from '../errors.ts';
 export const MAX_TOPOLOGY_BYTES = 1024 * 1024;
 export const MAX_DEPTH = 64;
 export const MAX_ALIAS_COUNT = 100;
+/** C0 controls but TAB and newline, DEL, C1 controls (ESC starts terminal escape sequences). */
+// eslint-disable-next-line no-control-regex
+const ONE_LINE = new Set(['title', 'id', 'name']);
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 
 const issue = (file: string, line: number, column: number, message: string): InputIssue => ({ file, line, column, field: '(file)', message });
 
@@ -60,6 +65,10 @@ export function checkShape(doc: Document, lines: LineCounter, file: string): voi
   const stack: [Node | null | undefined, number][] = [[doc.contents as Node | null, 1]];
   while (stack.length && issues.length < 20) {
     const [node, depth] = stack.pop()!;
+    if (isScalar(node) && typeof node.value === 'string' && CONTROL.test(node.value)) {
+      issues.push(at(node, `text with a control character (${JSON.stringify(CONTROL.exec(node.value)![0])}): it would reach terminals, TAP and JUnit raw`));
+      continue;
+    }
     if (!node || isScalar(node) || isAlias(node)) continue;
     if (depth > MAX_DEPTH) {
       issues.push(at(node, `nested too deeply: at most ${MAX_DEPTH} levels`));
@@ -71,6 +80,7 @@ export function checkShape(doc: Document, lines: LineCounter, file: string): voi
         const k = item.key as Node | null;
         if (isAlias(k)) issues.push(at(k, 'a key may not be an alias (*name): it could repeat another key unseen'));
         else if (isMap(node) && isScalar(k) && k.value === '<<') issues.push(at(k, 'merge keys (<<) are not supported: write the fields out'));
+        else if (isScalar(k) && ONE_LINE.has(String(k.value)) && isScalar(item.value) && /[\r\n]/.test(String(item.value.value))) issues.push(at(item.value as Node, `${String(k.value)} must be one line (a newline would add lines to TAP and terminal reports)`));
         stack.push([item.value as Node | null, depth + 1]);
       } else stack.push([item as Node | null, depth + 1]);
     }

@@ -29,6 +29,8 @@ const EXPECT: Record<string, RegExp> = {
   'deep-block.yaml': /\(yaml\): nested too deeply: at most 64 levels/,
   'alias-bomb.yaml': /\(yaml\): Excessive alias count/,
   'alias-duplicate-key.yaml': /\(yaml\): a key may not be an alias/,
+  'control-characters.yaml': /\(yaml\): text with a control character \("\\u001b"\)/,
+  'title-newline.yaml': /\(yaml\): title must be one line/,
   'merge-key.yaml': /\(yaml\): merge keys \(<<\) are not supported/,
   // What Kubernetes or the cloud would refuse (lab/topology/addresses.ts).
   'cidr-host-bits.yaml': /vswitches\[0\]\.cidr: 10\.0\.1\.5\/24 has host bits set: the network is 10\.0\.1\.0\/24/,
