@@ -4,10 +4,10 @@
 // `CategorizeEndpoints` from pkg/proxy/topology.go (topology hints not modelled).
 import type { EpInfo, Options, PortInfo } from './model.ts';
 import { endpointRules } from './model.ts';
+import { isLoopback } from './marks.ts';
 import {
   chainLine,
   declareNat,
-  isLoopback,
   KUBE_EXTERNAL_SERVICES,
   KUBE_FIREWALL,
   KUBE_FORWARD,

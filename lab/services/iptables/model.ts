@@ -15,7 +15,7 @@ import type {
   ServicePortChains,
   ServiceType,
 } from './types.ts';
-import { isLoopback, masqueradeMarkForBit } from './writers.ts';
+import { isLoopback, masqueradeMarkForBit } from './marks.ts';
 
 const DEFAULT_STICKY_SECONDS = 10800;
 const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;

@@ -30,8 +30,8 @@ import type { KubeProxyIptablesInput, KubeProxyIptablesResult } from './types.ts
 import { chainLine, KUBE_PROXY_CANARY, type Buffers } from './writers.ts';
 
 export { jumpSequence } from './jumps.ts';
+export { formatMark, masqueradeMarkForBit } from './marks.ts';
 export {
-  formatMark,
   KUBE_EXTERNAL_SERVICES,
   KUBE_FIREWALL,
   KUBE_FORWARD,
@@ -42,7 +42,6 @@ export {
   KUBE_PROXY_CANARY,
   KUBE_PROXY_FIREWALL,
   KUBE_SERVICES,
-  masqueradeMarkForBit,
   NODEPORTS_COMMENT,
 } from './writers.ts';
 
