@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StartedTestContainer } from 'testcontainers';
 import type { Job } from './job.ts';
-import { AGENT, featureSource, hostFeatures } from './native.ts';
+import { AGENT, AGENT_PARTS, featureSource, hostFeatures } from './native.ts';
 import { probeTable } from '../features.ts';
 import { ensureNativeTools } from './native-tools.ts';
 import type { AgentPhase, Availability, Runner, RunOutcome } from './types.ts';
@@ -115,6 +115,7 @@ async function startContainer(tc: Testcontainers, name: string, mounts: { source
     .withSecurityOpt('seccomp=unconfined')
     .withBindMounts([
       { source: AGENT, target: `${IN}/agent.sh`, mode: 'ro' },
+      { source: AGENT_PARTS, target: `${IN}/agent`, mode: 'ro' }, // the phases agent.sh sources
       { source: INIT, target: `${IN}/docker-init.sh`, mode: 'ro' },
       { source: PROBE, target: `${IN}/probe-features.sh`, mode: 'ro' },
       ...mounts,

@@ -1,0 +1,212 @@
+# datapath-lab agent — the build (manifest steps, host steps, BGP waits, broken tools). Sourced by ../agent.sh, which sets JOB, OUT, LAB,
+# the journal and the helpers used here; never run on its own.
+# --- build -------------------------------------------------------------------------------
+run_step() {
+  local kind=$1; shift
+  case "$kind" in
+    netns)      journal_netns "$JOB/$1" && ip -batch "$JOB/$1" ;;        # netns add lines only
+    ip)         ip -n "$1" -batch "$JOB/$2" ;;
+    tc)         tc -n "$1" -batch "$JOB/$2" ;;
+    sysctl)     ip netns exec "$1" sysctl -q -p "$JOB/$2" >/dev/null ;;
+    iptables)   ip netns exec "$1" "$IPT_RESTORE" "$JOB/$2" ;;
+    ipset)      ip netns exec "$1" ipset restore -file "$JOB/$2" ;;
+    ipvs)       ip netns exec "$1" ipvsadm -R <"$JOB/$2" ;;
+    exec)       local ns=$1; shift; ip netns exec "$ns" "$@" ;;
+    nsenter)    local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@" ;;
+    host)       host_step "$@" ;;
+    daemon)     local ns=$1 name=$2 ctl=$3 a; shift 3
+                [[ $ctl == - ]] || { is_lab_ctl "$ctl" || { echo "control socket $ctl is not the lab's" >&2; return 2; }; journal "ctl	$ctl" || return 13; }
+                ip netns exec "$ns" "$@" >"$OUT/daemon-$name.log" 2>&1 </dev/null &
+                local dpid=$!
+                journal "daemon	$name	$dpid	$(proc_start "$dpid")" || { kill -9 "$dpid"; return 13; }
+                echo "$dpid" >>"$OUT/daemons.pid"
+                for a in "$@"; do [[ $a =~ ^TCP[46]?-LISTEN:([0-9]+) ]] && LISTENERS+=("$dpid	$ns	${BASH_REMATCH[1]}"); done
+                printf '%s\tdaemon-start\t%s\n' "${EPOCHREALTIME/,/.}" "$name" >>"$OUT/events.tsv" ;;
+    sleep)      is_num "$1" || { echo "sleep: not a number: $1" >&2; return 2; }; sleep "$1" ;;
+    waitfile)   is_num "$2" || { echo "waitfile: seconds not a number: $2" >&2; return 2; }
+                local i; for ((i = 0; i < $2 * 50; i++)); do [[ -s $JOB/$1 ]] && return 0; pause 0.02; done; return 1 ;;
+    waitbgp)    wait_bgp "$@" ;;
+    *)          echo "unknown step kind: $kind" >&2; return 2 ;;
+  esac
+}
+
+# Servers the build started (pid, namespace, TCP port): probes wait until each listens, read from
+# /proc/PID/net/tcp (the daemon's own namespace, once it is in the lab's) without a process.
+LISTENERS=()
+wait_listeners() {
+  local entry pid ns port hex deadline=$((EPOCHSECONDS + 10)) sl local rem st rest up
+  for entry in "${LISTENERS[@]}"; do
+    IFS=$'\t' read -r pid ns port <<<"$entry"
+    printf -v hex ':%04X' "$port"
+    up=0
+    while ((EPOCHSECONDS <= deadline)); do
+      [[ -d /proc/$pid ]] || break
+      if [[ /proc/$pid/ns/net -ef /run/netns/$ns ]]; then
+        while read -r sl local rem st rest; do
+          [[ $st == 0A && $local == *"$hex" ]] && { up=1; break; }
+        done <"/proc/$pid/net/tcp"
+      fi
+      ((up)) && break
+      pause 0.01
+    done
+    ((up)) || event "listener-not-ready	$ns	$port"
+  done
+  LISTENERS=()
+}
+
+# journal_netns BATCH: every `netns add NAME` of the batch must be a lab namespace; all of them
+# are journalled (one flush) before the batch runs.
+journal_netns() {
+  local line w1 w2 name extra
+  local -a lines=()
+  while read -r w1 w2 name extra || [[ -n $w1 ]]; do
+    [[ -z $w1 ]] && continue
+    [[ $w1 == netns && $w2 == add && -z $extra ]] && is_lab_ns "$name" || { echo "netns batch line is not \"netns add dl-$LAB-…\": $w1 $w2 $name $extra" >&2; return 2; }
+    lines+=("netns	$name")
+  done <"$1"
+  ((${#lines[@]})) || return 0
+  journal "${lines[@]}" || return 13
+}
+
+# host STEP...: the only host-side (root namespace) commands a job may ask for, each checked:
+#   mkdir -p DIR...              bpffs folders under /sys/fs/bpf/dl-LAB (journalled first)
+#   bpftool prog loadall OBJ DIR ...  pins under /sys/fs/bpf/dl-LAB
+#   bpftool batch file FILE      a batch in the job folder whose pin paths are all the lab's
+#   bash BUILD_BPF OUTDIR        the repository's scripts/build-bpf.sh (compiles bpf/lb4.c)
+# Anything else is refused: a job is data, never a root shell.
+HERE=$(cd "$AGENT_DIR/.." && pwd)   # lab/runners
+BUILD_BPF="${HERE%/lab/runners}/scripts/build-bpf.sh"
+host_step() {
+  local a
+  case "${1:-} ${2:-}" in
+    "mkdir -p")
+      shift 2
+      for a in "$@"; do is_lab_bpffs "$a" || { echo "host mkdir outside the lab's bpffs folder: $a" >&2; return 2; }; done
+      journal "bpffs	/sys/fs/bpf/dl-$LAB" || return 13
+      mkdir -p -- "$@" ;;
+    "bpftool prog")
+      [[ ${3:-} == loadall ]] || { echo "host bpftool prog ${3:-}: not allowed" >&2; return 2; }
+      for a in "${@:5}"; do [[ $a != /sys/fs/bpf/* ]] || is_lab_bpffs "$a" || { echo "host bpftool pin outside the lab: $a" >&2; return 2; }; done
+      is_lab_bpffs "${5:-}" || { echo "host bpftool loadall pins outside the lab: ${5:-}" >&2; return 2; }
+      "$@" ;;
+    "bpftool batch")
+      [[ ${3:-} == file && ${4:-} == "$JOB"/* && $# -eq 4 ]] || { echo "host bpftool batch: only a file of the job" >&2; return 2; }
+      local w
+      local -a ws
+      while read -r -a ws; do
+        for w in "${ws[@]}"; do [[ $w != /sys/fs/bpf/* ]] || is_lab_bpffs "$w" || { echo "bpftool batch names a pin outside the lab: $w" >&2; return 2; }; done
+      done <"$4"
+      "$@" ;;
+    "bash $BUILD_BPF")
+      (($# == 3)) || { echo "host build-bpf: one output folder" >&2; return 2; }
+      "$@" ;;
+    *) echo "host step not allowed: ${1:-} ${2:-}" >&2; return 2 ;;
+  esac
+}
+
+# waitbgp NS SOCK SECONDS PREFIX...: polls BIRD's control socket until every BGP protocol is up
+# and Established, and the namespace's main table holds each PREFIX (installed by BIRD or the
+# harness' underlay), for at most SECONDS. On timeout, prints what it last saw and fails the build.
+wait_bgp() {
+  local ns=$1 sock=$2 limit=$3; shift 3
+  is_num "$limit" || { echo "waitbgp: seconds not a number: $limit" >&2; return 2; }
+  local t0=${EPOCHREALTIME/,/.} deadline=$((${EPOCHSECONDS} + limit)) out routes line p ok n_bgp n_est missing
+  local -a w
+  while :; do
+    ok=1 n_bgp=0 n_est=0 missing=""
+    out=$(birdc -s "$sock" show protocols 2>&1) || ok=0
+    while IFS= read -r line; do
+      read -r -a w <<<"$line"
+      [[ ${w[1]:-} == BGP ]] || continue
+      n_bgp=$((n_bgp + 1))
+      [[ ${w[3]:-} == up && $line == *Established* ]] && n_est=$((n_est + 1))
+    done <<<"$out"
+    ((n_bgp > 0 && n_est == n_bgp)) || ok=0
+    if ((ok)) && (($#)); then
+      declare -A have=()
+      routes=$(ip -n "$ns" route show 2>&1)
+      while IFS= read -r line; do
+        read -r -a w <<<"$line"
+        case ${w[0]:-} in blackhole | unreachable | prohibit | throw) have[${w[1]:-}]=1 ;; *) have[${w[0]:-}]=1 ;; esac
+      done <<<"$routes"
+      for p in "$@"; do [[ -n ${have[$p]:-} || -n ${have[${p%/32}]:-} ]] || missing+=" $p"; done
+      unset have
+      [[ -z $missing ]] || ok=0
+    fi
+    if ((ok)); then
+      printf '%s\tbgp-converged\t%s\t%s\n' "${EPOCHREALTIME/,/.}" "$ns" "$t0" >>"$OUT/events.tsv"
+      return 0
+    fi
+    if ((EPOCHSECONDS >= deadline)); then
+      echo "BGP in $ns not converged within ${limit}s (${n_est}/${n_bgp} sessions Established${missing:+; missing routes:$missing}):" >&2
+      echo "$out" >&2
+      return 1
+    fi
+    pause 0.2
+  done
+}
+
+# --- broken tools ---------------------------------------------------------------------------
+# A tool in the lab that cannot start — the loader cannot open its libraries (an fd limit: "Error
+# 24"), no memory, not installed — makes the run broken (exit 14), never a datapath verdict such
+# as "reachable: no". The first such message, with where it was seen, goes to out/tool-error.
+TOOL_BROKEN='error while loading shared libraries|cannot execute|Too many open files|Cannot allocate memory|exec of .* failed|command not found'
+tool_failures() {
+  local f line
+  for f in "$@"; do
+    [[ -s $f ]] || continue
+    while IFS= read -r line; do
+      [[ $line =~ $TOOL_BROKEN ]] || continue
+      printf '%s (seen in %s)\n' "$line" "${f##*/}" >"$OUT/tool-error"
+      return 1
+    done <"$f"
+  done
+  return 0
+}
+
+# fail_step N LINES: records a failed step (its manifest lines) and what it printed.
+fail_step() {
+  event "step-failed	$1	$2"
+  cat "$OUT/step.err" >&2
+  printf 'step %d failed: %s\n' "$1" "$2" >"$OUT/build-error"
+  cat "$OUT/step.err" >>"$OUT/build-error"
+  tool_failures "$OUT/step.err" || return 14
+}
+
+build() {
+  event "build-start"
+  local n=0 i j line steps=""
+  local -a lines=() f g args
+  mapfile -t lines <"$JOB/manifest.tsv"
+  for ((i = 0; i < ${#lines[@]}; i++)); do
+    line=${lines[i]}
+    [[ -z $line || $line == \#* ]] && continue
+    n=$((n + 1))
+    IFS=$'\t' read -r -a f <<<"$line"
+    # @JOB@ stands for the job directory, whose path differs between host and guest.
+    f=("${f[@]//@JOB@/$JOB}")
+    if [[ ${f[0]} == sysctl && -n $DLSYSCTL ]]; then
+      # Consecutive sysctl steps (one per namespace) in one process: dlsysctl NSPATH FILE...
+      args=("/run/netns/${f[1]}" "$JOB/${f[2]}")
+      for ((j = i + 1; j < ${#lines[@]}; j++)); do
+        IFS=$'\t' read -r -a g <<<"${lines[j]}"
+        [[ ${g[0]:-} == sysctl ]] || break
+        args+=("/run/netns/${g[1]}" "$JOB/${g[2]}")
+        line+=" | ${lines[j]}"
+      done
+      n=$((n + j - i - 1))
+      i=$((j - 1))
+      "$DLSYSCTL" "${args[@]}" 2>"$OUT/step.err" || { fail_step "$n" "$line" || return 14; return 1; }
+    elif ! run_step "${f[@]}" 2>"$OUT/step.err"; then
+      [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
+      fail_step "$n" "$line" || return 14
+      return 1
+    fi
+    # The namespaces exist: the capture opens its sockets while the rest of the build runs.
+    [[ ${f[0]} == netns && $PHASE == all && -s $JOB/probes.tsv && -n $DLCAP ]] && start_captures
+    steps+="${EPOCHREALTIME/,/.}	step-end	$n	${f[0]}	${f[1]:-}"$'\n'
+  done
+  # Per-step end times (for the bench's phase split), written once: hostfs writes are not free.
+  printf '%s' "$steps" >>"$OUT/events.tsv"
+  event "build-end	$n"
+}

@@ -1,0 +1,180 @@
+# datapath-lab agent — the probes (captures, connections, dumps). Sourced by ../agent.sh, which sets JOB, OUT, LAB,
+# the journal and the helpers used here; never run on its own.
+# --- probes ------------------------------------------------------------------------------
+# probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec  sport-base
+# (attempt a of a single probe uses source port sport-base + a; every number is checked first)
+# dump-spec: comma list of kind:ns[:value] (value: bird's control socket, bpf's pin folder) with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
+# (bird: `birdc show protocols` and `show route all` on the control socket /run/<ns>.ctl)
+CAP_PIDS=()
+CAP_MODE=""
+# start_captures: starts the capture of every lab namespace (idempotent); captures_ready waits
+# until every socket is open. Started right after the namespaces exist, so it is ready when the
+# build is done.
+start_captures() {
+  [[ -n $CAP_MODE ]] && return 0
+  local ns filter
+  filter=$(<"$JOB/capture-filter") 2>/dev/null || filter="tcp"
+  if [[ -n $DLCAP ]]; then
+    local -a spaces=()
+    while IFS= read -r ns; do [[ -n $ns ]] && spaces+=("${ns:10}=/run/netns/$ns"); done <"$JOB/namespaces"
+    coproc CAP { exec "$DLCAP" "$OUT/capture.pcapng" "$filter" "${spaces[@]}" 2>"$OUT/capture.err"; }
+    CAP_PIDS+=("$CAP_PID")
+    # It runs in the root namespace: journalled, so that teardown and `lab down` stop it.
+    journal "daemon	dlcap	$CAP_PID	$(proc_start "$CAP_PID")" || kill -9 "$CAP_PID"
+    CAP_MODE=dlcap
+    return 0
+  fi
+  CAP_MODE=tcpdump
+  while IFS= read -r ns; do
+    [[ -z $ns ]] && continue
+    # One tcpdump per namespace: -i any prints interface and direction of every packet.
+    ip netns exec "$ns" tcpdump -i any -nn -l -tt -e -v -S -Q inout "$filter" \
+      >"$OUT/capture/$ns.txt" 2>"$OUT/capture/$ns.err" </dev/null &
+    CAP_PIDS+=("$!")
+  done <"$JOB/namespaces"
+}
+
+captures_ready() {
+  local line="" i ready ns
+  if [[ $CAP_MODE == dlcap ]]; then
+    # dlcap prints "ready" once every socket is open: a blocking read, no polling.
+    [[ -n ${CAP[0]:-} ]] && read -r -t 60 -u "${CAP[0]}" line
+    [[ $line == ready ]] || event "capture-not-ready"
+    return 0
+  fi
+  # tcpdump: until each has opened its socket ("listening on" on stderr), bounded.
+  for ((i = 0; i < 300; i++)); do
+    ready=1
+    while IFS= read -r ns; do
+      [[ -z $ns ]] && continue
+      grep -q 'listening on' "$OUT/capture/$ns.err" 2>/dev/null || { ready=0; break; }
+    done <"$JOB/namespaces"
+    ((ready)) && break
+    pause 0.1
+  done
+  ((ready)) || event "capture-not-ready"
+}
+
+stop_captures() {
+  # dlcap reads what its sockets still hold until they stay quiet; tcpdump gets a fixed grace.
+  [[ $CAP_MODE == tcpdump ]] && sleep "${DL_CAPTURE_SETTLE:-0.3}"
+  local p
+  for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+  for p in "${CAP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  CAP_PIDS=()
+  CAP_MODE=""
+}
+
+dump() {  # dump KIND NS FILE [VALUE]
+  local kind=$1 ns=$2 f=$3
+  case "$kind" in
+    conntrack) ip netns exec "$ns" conntrack -L -o extended >"$f" 2>/dev/null ;;
+    ipvs)      ip netns exec "$ns" ipvsadm -Ln --tcp-service-only 2>/dev/null >"$f" || ip netns exec "$ns" ipvsadm -Ln >"$f" 2>&1 ;;
+    ipvsconn)  ip netns exec "$ns" ipvsadm -Lnc >"$f" 2>&1 ;;
+    iptables)  ip netns exec "$ns" "$IPT_SAVE" -c >"$f" 2>&1 ;;
+    route)     { ip -n "$ns" route show table all; } >"$f" 2>&1 ;;
+    rule)      ip -n "$ns" rule show >"$f" 2>&1 ;;
+    neigh)     ip -n "$ns" neigh show >"$f" 2>&1 ;;
+    link)      ip -n "$ns" -d link show >"$f" 2>&1 ;;
+    addr)      ip -n "$ns" addr show >"$f" 2>&1 ;;
+    tc)        { tc -n "$ns" -s filter show dev "${ns##*:}" 2>/dev/null; } >"$f" ;;
+    bird)      # BIRD's control socket, as the job gives it (a lab socket only)
+               is_lab_ctl "$4" || { echo "no lab control socket given for the bird dump: $4" >"$f"; return 0; }
+               { birdc -s "$4" show protocols; echo '# show route all'; birdc -s "$4" show route all; } >"$f" 2>&1 ;;
+    bpf)       # an object's tc eBPF service maps (serviceProxy ebpf), in the pin folder the job gives
+               local d=$4 m
+               is_lab_bpffs "$d" || { echo "no lab pin folder given for the bpf dump: $d" >"$f"; return 0; }
+               for m in lb4_services_v2 lb4_backends lb4_reverse_nat; do printf '# %s\n' "$m"; bpftool -j map dump pinned "$d/$m"; printf '\n'; done >"$f" 2>&1 ;;
+    *)         echo "unknown dump kind $kind" >"$f" ;;
+  esac
+}
+
+# single: one connection per attempt (socat, own source port), stop at the first answer that
+# contains want-text (or the first answer when want-text is "-"); bulk: N sequential
+# connections from one bash process, counting answers.
+probe_single() {
+  local id=$1 ns=$2 ip=$3 port=$4 attempts=$5 to=$6 want=$7 sport=$8
+  local a reply rc
+  for ((a = 1; a <= attempts; a++)); do
+    local t0; t0=$(now)
+    reply=$(ip netns exec "$ns" socat -T "$to" -u "TCP:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err")
+    rc=$?
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$a" "$t0" "$(now)" "$rc" "${reply//[$'\r\n\t']/ }" >>"$OUT/probes.out"
+    if ((rc == 0)) && [[ -n $reply ]] && { [[ $want == - ]] || [[ $reply == *"$want"* ]]; }; then
+      return 0
+    fi
+    ((rc != 0)) && [[ $want == - ]] && return 1   # unreachable: no point repeating
+  done
+  return 1
+}
+
+probe_bulk() {
+  local id=$1 ns=$2 ip=$3 port=$4 count=$5 to=$6
+  local t0; t0=$(now)
+  # One process for all connections: bash's /dev/tcp needs no fork per connection.
+  # The script is a constant: every value reaches it as an argument ($1…$4), never as text.
+  ip netns exec "$ns" timeout "$((to * count + 5))" bash -c '
+    for ((i = 1; i <= $3; i++)); do
+      if exec 3<>"/dev/tcp/$1/$2"; then
+        body=""; while IFS= read -r -t "$4" line <&3; do body+="${line//$'"'\r'"'/} "; done
+        exec 3<&- 3>&-
+        printf "%s\t0\t%s\n" "$i" "$body"
+      else
+        printf "%s\t1\t\n" "$i"
+      fi
+    done' _ "$ip" "$port" "$count" "$to" >"$OUT/bulk-$id.tsv" 2>"$OUT/probe-$id.err"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "bulk" "$t0" "$(now)" "$?" "" >>"$OUT/probes.out"
+}
+
+# State dumps that do not depend on a probe (tables as built), after the probes if there are any.
+final_dumps() {
+  [[ -s $JOB/dumps.tsv ]] || return 0
+  local kind ns arg
+  while IFS=$'\t' read -r kind ns arg || [[ -n $kind ]]; do
+    [[ -z $kind ]] && continue
+    dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt" "$arg"
+  done <"$JOB/dumps.tsv"
+}
+
+run_probes() {
+  [[ -s $JOB/probes.tsv ]] || { final_dumps; return 0; }
+  start_captures
+  wait_listeners
+  captures_ready
+  event "captures-ready"
+  local line n=0
+  while IFS= read -r line || [[ -n $line ]]; do
+    [[ -z $line || $line == \#* ]] && continue
+    n=$((n + 1))
+    local -a f
+    IFS=$'\t' read -r -a f <<<"$line"
+    local id=${f[0]} ns=${f[1]} ip=${f[2]} port=${f[3]} attempts=${f[4]} to=${f[5]} want=${f[6]} mode=${f[7]} dumps=${f[8]:-} sport=${f[9]:-}
+    # Numbers are checked before any arithmetic (bash evaluates a[$(cmd)] in arithmetic context).
+    local v
+    for v in "$port" "$attempts" "$to" "$sport"; do is_num "$v" && ((${#v} <= 6)) || fail "probe line $n: not a number: $v"; done
+    [[ $id =~ ^[A-Za-z0-9_-]+$ ]] || fail "probe line $n: bad id"
+    is_lab_ns "$ns" || fail "probe line $n: $ns is not a lab namespace"
+    [[ $ip =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || fail "probe line $n: not an IPv4 address: $ip"
+    [[ $mode == single || $mode == bulk ]] || fail "probe line $n: unknown mode $mode"
+    event "probe-start	$id"
+    if [[ $mode == bulk ]]; then
+      probe_bulk "$id" "$ns" "$ip" "$port" "$attempts" "$to"
+    else
+      probe_single "$id" "$ns" "$ip" "$port" "$attempts" "$to" "$want" "$sport"
+    fi
+    event "probe-end	$id	$?"
+    local d
+    IFS=',' read -r -a d <<<"$dumps"
+    local spec kind rest dns arg
+    for spec in "${d[@]}"; do
+      [[ -z $spec ]] && continue
+      # kind:namespace[:value] — the value (a control socket, a pin folder) comes from the job.
+      kind=${spec%%:*} rest=${spec#*:} dns=${rest%%:*} arg=""
+      [[ $rest == *:* ]] && arg=${rest#*:}
+      dump "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" "$arg"
+    done
+  done <"$JOB/probes.tsv"
+  tool_failures "$OUT"/probe-*.err "$OUT"/daemon-*.log
+  stop_captures
+  final_dumps
+}
