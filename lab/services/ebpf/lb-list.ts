@@ -3,13 +3,10 @@
 // build) and prints them like `cilium bpf lb list`, then tears the lab down.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { compileScenario } from '../../compile.ts';
 import { EXIT, InfraError, LabError } from '../../errors.ts';
+import { agentError, closeLab, compileLab, openLab, runLab } from '../../lifecycle.ts';
 import type { Scenario, Topology } from '../../model.ts';
-import { newLabId } from '../../names.ts';
 import { parseBpfDump } from '../../evidence/bpftool.ts';
-import { selectRunner } from '../../runners/index.ts';
-import { removeJob, writeJob } from '../../runners/job.ts';
 import type { RunnerName } from '../../runners/types.ts';
 import { dumpToTable, formatLbList, type LbListMode } from './maps.ts';
 
@@ -22,7 +19,7 @@ export interface LbListResult {
 }
 
 export async function lbList(topo: Topology, scenario: Scenario, opts: { runner: RunnerName | 'auto'; node?: string; mode?: LbListMode; timeoutMs?: number }): Promise<LbListResult[]> {
-  const compiled = compileScenario(topo, scenario, newLabId());
+  const compiled = compileLab(topo, scenario);
   if (compiled.ctx.cluster.serviceProxy.kind !== 'ebpf') {
     throw new LabError(`${scenario.id} does not use the eBPF service load balancer (serviceProxy.kind is ${compiled.ctx.cluster.serviceProxy.kind})`, EXIT.usage);
   }
@@ -33,15 +30,13 @@ export async function lbList(topo: Topology, scenario: Scenario, opts: { runner:
   const nodes = opts.node ? [opts.node] : withPods;
   const { plan } = compiled;
   for (const n of nodes) if (!plan.dumps.some((d) => d.kind === 'bpf' && d.object === n)) plan.dumps.push({ kind: 'bpf', object: n });
-  const runner = await selectRunner(opts.runner, plan.features);
-  const job = writeJob({ ...compiled, probes: [] });
+  // The shared lifecycle (lab/lifecycle.ts): runner, lab folder and journal, the agent, teardown by
+  // the journal. No probes: the maps are dumped after the build.
+  const lab = await openLab({ ...compiled, probes: [] }, { topo, scenario, runner: opts.runner, mode: 'run' });
+  const job = lab.job;
   try {
-    const outcome = await runner.run(job, 'all', { timeoutMs: opts.timeoutMs });
-    if (outcome.agentStatus !== 0) {
-      let detail = outcome.log.trim();
-      try { detail = `${readFileSync(path.join(job.dir, 'out', 'build-error'), 'utf8').trim()}\n${detail}`.trim(); } catch { /* no build error */ }
-      throw new InfraError(`building ${scenario.id} failed on the ${outcome.runner} runner (status ${outcome.agentStatus})${detail ? `:\n${detail.split('\n').slice(0, 20).join('\n')}` : ''}`);
-    }
+    const outcome = await runLab(lab, 'all', opts.timeoutMs);
+    if (outcome.agentStatus !== 0) throw new InfraError(`building ${scenario.id}: ${agentError(job, outcome)}`);
     return nodes.map((node) => {
       const ns = plan.namespaces.find((x) => x.object === node)!.ns;
       const f = path.join(job.dir, 'out', 'dump', `final.bpf.${ns}.txt`);
@@ -60,6 +55,6 @@ export async function lbList(topo: Topology, scenario: Scenario, opts: { runner:
       return { node, text: formatLbList(dump, { mode: opts.mode }), problems: dumpToTable(dump).problems };
     });
   } finally {
-    removeJob(job);
+    closeLab(lab);
   }
 }
