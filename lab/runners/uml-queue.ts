@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Job } from './job.ts';
 import { ensureStateDir, stateRoot } from '../state/dir.ts';
+import { appendJournal, procFields } from '../state/journal.ts';
+import { procStartTime } from '../state/proc.ts';
 import { ensureNativeTools } from './native-tools.ts';
 import { readEvents, span } from './timings.ts';
 import type { RunOutcome } from './types.ts';
@@ -73,6 +75,10 @@ export class UmlGuest {
     const id = String(++this.seq);
     const rel = path.relative(stateRoot(), job.dir);
     if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`job ${job.dir} is not under the state directory ${stateRoot()}`);
+    // The guest goes into this lab's journal before the job is handed over, like a one-job guest
+    // (uml.ts): `status` shows it and `down` stops it (pid and start time) if `lab test` is killed.
+    const pid = this.child.pid;
+    if (pid !== undefined) appendJournal(job.dir, [['runner', 'uml'], ['guest', ...procFields({ pid, start: procStartTime(pid) ?? '0' })]]);
     writeFileSync(path.join(this.dir, `${id}.req`), `${rel}\n`);
     const rcFile = path.join(this.dir, `${id}.rc`);
     const deadline = t0 + timeoutMs;
