@@ -140,3 +140,34 @@ test.serial('native: the disk fills up mid-run, the run is SIGKILLed, then down 
   const after = hostState();
   for (const k of Object.keys(before) as (keyof typeof before)[]) t.is(after[k], before[k], `host ${k} changed`);
 });
+
+// `lab test` boots one UML guest per worker and hands it job after job. When the CLI is killed
+// the guest lives on (its own process group): each job's journal names it (pid and start time),
+// so `lab down <labid>` stops it.
+test.serial('uml: lab test SIGKILLed while its guest runs a scenario, then down stops the guest', async (t) => {
+  const jobsBefore = new Set(jobs());
+  const c = spawn(process.execPath, [cli, 'test', '--file', fixture, '--match', 'lite-slb', '-j', '1', '--runner', 'uml', '--reporter', 'tap'], { stdio: 'ignore', detached: true, env });
+  let job: string | undefined;
+  let guest: { pid: number; start: string } | undefined;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !guest) {
+    job ??= jobs().find((j) => !jobsBefore.has(j));
+    const journal = job ? path.join(stateDir, job, 'journal') : undefined;
+    const m = journal && existsSync(journal) ? /^guest\t(\d+)\t(\d+)$/m.exec(readFileSync(journal, 'utf8')) : null;
+    if (m) guest = { pid: Number(m[1]), start: m[2]! };
+    else await new Promise((r) => setTimeout(r, 10));
+  }
+  t.truthy(guest, 'no job journal named the guest');
+  const startOf = (pid: number) => {
+    try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[19]; } catch { return undefined; }
+  };
+  try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ }
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(startOf(guest!.pid), guest!.start, 'the guest should outlive the killed CLI (else this test proves nothing)');
+  const labId = /^job-([0-9a-f]{6})$/.exec(job!)![1]!;
+  const d = spawnSync(process.execPath, [cli, 'down', labId], { encoding: 'utf8', env });
+  t.is(d.status, 0, d.stderr);
+  for (let i = 0; i < 100 && startOf(guest!.pid) === guest!.start; i++) await new Promise((r) => setTimeout(r, 100));
+  t.not(startOf(guest!.pid), guest!.start, 'the guest still runs after down');
+  t.false(jobs().includes(job!), 'job directory left');
+});
