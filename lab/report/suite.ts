@@ -3,6 +3,7 @@
 import type { ScenarioReport } from '../run.ts';
 import { green, red, renderScenario } from './terminal.ts';
 import { scenarioJson } from './terminal.ts';
+import { oneLine } from './escape.ts';
 
 export type ReporterName = 'pretty' | 'json' | 'junit' | 'tap';
 
@@ -42,11 +43,11 @@ export function junit(results: ScenarioReport[]): string {
 export function tap(results: ScenarioReport[]): string {
   const out = ['TAP version 13', `1..${results.length}`];
   results.forEach((r, i) => {
-    out.push(`${r.passed ? 'ok' : 'not ok'} ${i + 1} - ${r.id}: ${r.title}`);
+    out.push(`${r.passed ? 'ok' : 'not ok'} ${i + 1} - ${oneLine(`${r.id}: ${r.title}`)}`);
     const f = failures(r);
     if (f.length) {
       out.push('  ---', `  runner: ${r.runner}`, '  failures:');
-      for (const x of f) out.push(`    - ${JSON.stringify(x)}`);
+      for (const x of f) out.push(`    - ${JSON.stringify(x)}`); // JSON escapes control characters
       out.push('  ...');
     }
   });
@@ -57,7 +58,7 @@ export function tap(results: ScenarioReport[]): string {
 export function pretty(results: ScenarioReport[]): string {
   const out: string[] = [];
   for (const r of results.filter((x) => !x.passed)) out.push(renderScenario(r, false), '');
-  for (const r of results) out.push(`${r.passed ? green('PASS') : red('FAIL')} ${r.id.padEnd(18)} ${r.runner.padEnd(6)} ${(r.timings.total / 1000).toFixed(1).padStart(6)} s  ${r.title}`);
+  for (const r of results) out.push(`${r.passed ? green('PASS') : red('FAIL')} ${r.id.padEnd(18)} ${r.runner.padEnd(6)} ${(r.timings.total / 1000).toFixed(1).padStart(6)} s  ${oneLine(r.title)}`);
   const failed = results.filter((r) => !r.passed).length;
   out.push('', `${results.length - failed} passed, ${failed} failed`);
   return out.join('\n') + '\n';

@@ -2,6 +2,7 @@
 // (lab/explain/verdict.ts), then the observed path, hop by hop, with the addresses as they were on
 // the wire and each rewrite (★) where it happened; the reply's way when it differs.
 import type { ScenarioReport } from '../run.ts';
+import { printableDeep } from './escape.ts';
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -10,7 +11,8 @@ export const red = (s: string) => paint('31', s);
 export const dim = (s: string) => paint('2', s);
 export const bold = (s: string) => paint('1', s);
 
-export function renderScenario(r: ScenarioReport, verbose = false): string {
+export function renderScenario(report: ScenarioReport, verbose = false): string {
+  const r = printableDeep(report); // no control character from a title, reply or tool reaches the terminal raw
   const out: string[] = [];
   out.push(bold(`${r.id}: ${r.title}`));
   out.push(dim(`runner ${r.runner}, kernel ${r.kernel}, ${(r.timings.total / 1000).toFixed(1)} s (boot ${r.timings.boot} ms, build ${r.timings.build} ms, probe ${r.timings.probe} ms, teardown ${r.timings.teardown} ms)`));
