@@ -47,8 +47,9 @@ export function alive(s: LabState): boolean {
   return existsSync(`/run/netns/${s.objects[0]?.ns}`);
 }
 
-/** The lab a verb talks to: the one named, else the only one up. */
-export function pickLab(labId?: string): LabState {
+/** The lab a verb talks to: the one named, else the only one up, else the only one that has
+ *  `object` (a node, pod, vSwitch… name): `--lab` is needed only when the name is ambiguous. */
+export function pickLab(labId?: string, object?: string): LabState {
   const labs = listLabs();
   if (labId) {
     const s = labs.find((x) => x.labId === labId);
@@ -56,6 +57,12 @@ export function pickLab(labId?: string): LabState {
     return s;
   }
   if (labs.length === 1) return labs[0]!;
+  if (object !== undefined && labs.length > 1) {
+    const holding = labs.filter((x) => x.objects.some((o) => o.object === object));
+    if (holding.length === 1) return holding[0]!;
+    if (holding.length === 0) throw new LabError(`no lab that is up has "${object}" (up: ${labs.map((x) => `${x.labId} ${x.scenario}`).join(', ')})`, EXIT.usage);
+    throw new LabError(`"${object}" is in several labs (${holding.map((x) => `${x.labId} ${x.scenario}`).join(', ')}): say which with --lab`, EXIT.usage);
+  }
   throw new LabError(labs.length ? `several labs are up (${labs.map((x) => x.labId).join(', ')}): say which with --lab` : 'no lab is up: start one with `lab up <scenario>`', EXIT.usage);
 }
 

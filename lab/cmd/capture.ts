@@ -13,6 +13,6 @@ export function registerCapture(program: Command): void {
     .addOption(labOption())
     .action(async (object: string, iface: string, filter: string[], o: { lab?: string }) => {
       captureFilter(iface, filter);
-      process.exitCode = await capture(pickLab(o.lab), object, iface, filter);
+      process.exitCode = await capture(pickLab(o.lab, object), object, iface, filter);
     });
 }

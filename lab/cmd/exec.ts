@@ -10,6 +10,6 @@ export function registerExec(program: Command): void {
     .argument('<cmd...>', 'the command (after --)')
     .addOption(labOption())
     .action(async (object: string, cmd: string[], o: { lab?: string }) => {
-      process.exitCode = await execIn(pickLab(o.lab), object, cmd);
+      process.exitCode = await execIn(pickLab(o.lab, object), object, cmd);
     });
 }

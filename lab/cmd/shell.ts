@@ -9,6 +9,6 @@ export function registerShell(program: Command): void {
     .argument('<object>')
     .addOption(labOption())
     .action(async (object: string, o: { lab?: string }) => {
-      process.exitCode = await shell(pickLab(o.lab), object);
+      process.exitCode = await shell(pickLab(o.lab, object), object);
     });
 }
