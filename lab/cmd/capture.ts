@@ -10,7 +10,7 @@ export function registerCapture(program: Command): void {
     .argument('<object>')
     .argument('<iface>', 'interface name, or any')
     .argument('[filter...]', 'a tcpdump filter, e.g. tcp port 80')
-    .addOption(labOption())
+    .addOption(labOption('the only one up, or the only one that has the object'))
     .action(async (object: string, iface: string, filter: string[], o: { lab?: string }) => {
       captureFilter(iface, filter);
       process.exitCode = await capture(pickLab(o.lab, object), object, iface, filter);

@@ -8,7 +8,7 @@ export function registerExec(program: Command): void {
     .description('run a command in an object\'s network namespace of the running lab')
     .argument('<object>', 'node, pod, vswitch, router, slb or client name')
     .argument('<cmd...>', 'the command (after --)')
-    .addOption(labOption())
+    .addOption(labOption('the only one up, or the only one that has the object'))
     .action(async (object: string, cmd: string[], o: { lab?: string }) => {
       process.exitCode = await execIn(pickLab(o.lab, object), object, cmd);
     });

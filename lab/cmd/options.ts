@@ -9,4 +9,4 @@ export const runnerOption = (): Option =>
 
 export const fileOption = (description = 'a topology file of your own'): Option => new Option('-f, --file <topology>', description);
 
-export const labOption = (): Option => new Option('--lab <labid>', 'which lab (default: the only one up)');
+export const labOption = (which = 'the only one up'): Option => new Option('--lab <labid>', `which lab (default: ${which})`);
