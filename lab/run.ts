@@ -1,5 +1,7 @@
 // One scenario run: the lab lifecycle (lifecycle.ts) with phase `all`, then the evidence read and
 // evaluated. The lab's folder is removed afterwards unless the caller keeps it.
+import { copyFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
 import { agentError, closeLab, compileLab, openLab, runLab } from './lifecycle.ts';
 import type { Scenario, Topology } from './model.ts';
 import type { Plan } from './plan.ts';
@@ -25,6 +27,8 @@ export interface ScenarioReport {
   plan?: Plan;
   /** Each probe's story (hops, rewrites, verdict) from the same evidence, for explain and pictures. */
   stories?: Story[];
+  /** Where the run's capture was copied (--pcap): one pcapng, every interface named object:iface. */
+  pcap?: string;
 }
 
 export interface RunOptions {
@@ -34,14 +38,26 @@ export interface RunOptions {
   labId?: string;
   /** Runs the job in place of the selected runner when it returns an outcome (lab test: a running UML guest). */
   execute?: (job: Job, runner: RunnerName) => Promise<RunOutcome | undefined>;
+  /** Copy the run's capture (out/capture.pcapng, written by dlcap) here before the lab folder goes. */
+  pcap?: string;
+}
+
+/** The run's one capture stream, copied for Wireshark or `tcpdump -r`; false when the run has none
+ *  (the agent fell back to tcpdump text, or broke before capturing). */
+export function copyCapture(jobDir: string, to: string): boolean {
+  const src = path.join(jobDir, 'out', 'capture.pcapng');
+  if (!existsSync(src)) return false;
+  copyFileSync(src, to);
+  return true;
 }
 
 export async function runScenario(topo: Topology, scenario: Scenario, opts: RunOptions): Promise<ScenarioReport> {
   const lab = await openLab(compileLab(topo, scenario, opts.labId), { topo, scenario, runner: opts.runner, mode: 'run' });
   const { job, compiled } = lab;
+  let report: ScenarioReport | undefined;
   try {
     const outcome = (await opts.execute?.(job, lab.runner.name)) ?? (await runLab(lab, 'all', opts.timeoutMs));
-    const report: ScenarioReport = {
+    report = {
       id: scenario.id, labId: compiled.plan.labId, title: scenario.title, family: topo.family, file: topo.file,
       runner: outcome.runner, kernel: outcome.kernel, passed: false, timings: outcome.timings, probes: [],
       jobDir: opts.keep ? job.dir : undefined, plan: compiled.plan,
@@ -55,6 +71,7 @@ export async function runScenario(topo: Topology, scenario: Scenario, opts: RunO
     report.passed = report.probes.length > 0 && report.probes.every((p) => p.checks.length > 0 && p.checks.every((c) => c.passed));
     return report;
   } finally {
+    if (opts.pcap && copyCapture(job.dir, opts.pcap) && report) report.pcap = opts.pcap;
     closeLab(lab, opts.keep);
   }
 }

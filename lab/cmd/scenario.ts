@@ -20,6 +20,7 @@ interface ScenarioOptions {
   keep?: boolean;
   timeout: string;
   save?: string;
+  pcap?: string;
 }
 
 export function registerScenario(program: Command): void {
@@ -34,12 +35,15 @@ export function registerScenario(program: Command): void {
     .option('-v, --verbose', 'show the evidence of passing checks too')
     .option('--keep', 'keep the job directory (captures, dumps) and print where it is')
     .option('--timeout <seconds>', 'give up on the run after this long', '900')
+    .option('--pcap <file>', 'also write the run\'s capture: one pcapng, every interface named object:iface (Wireshark, tcpdump -r)')
     .option('--save <file>', 'also write the full report (plan, paths, stories) for `lab diagram --from FILE`')
     .action(async (id: string, o: ScenarioOptions) => {
       const { topo, scenario } = locateScenario(id, o.file);
       const timeout = timeoutMs('--timeout', o.timeout);
       if (o.output) writableOutput('--output', o.output);
-      const report = await runScenario(topo, scenario, { runner: o.runner, keep: o.keep, timeoutMs: timeout });
+      if (o.pcap) writableOutput('--pcap', o.pcap);
+      const report = await runScenario(topo, scenario, { runner: o.runner, keep: o.keep, timeoutMs: timeout, pcap: o.pcap });
+      if (o.pcap) process.stderr.write(report.pcap ? `capture written to ${report.pcap}\n` : `lab: no pcapng capture in this run (the capture process dlcap was not available or the run broke first): ${o.pcap} not written\n`);
       if (!report.error) saveReport(report); // `lab diagram ID` draws this run
       if (o.save) saveReport(report, o.save);
       const reporter = o.json ? 'json' : o.reporter;
