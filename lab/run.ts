@@ -1,6 +1,6 @@
 // One scenario run: the lab lifecycle (lifecycle.ts) with phase `all`, then the evidence read and
 // evaluated. The lab's folder is removed afterwards unless the caller keeps it.
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { agentError, closeLab, compileLab, openLab, runLab } from './lifecycle.ts';
 import type { Scenario, Topology } from './model.ts';
@@ -51,6 +51,26 @@ export function copyCapture(jobDir: string, to: string): boolean {
   return true;
 }
 
+/** Probes with no line in out/probes.out: the agent never tried them (it broke between the build
+ *  and the probe, e.g. out of file descriptors). Fail closed: no evidence is not "unreachable". */
+export function unattempted(jobDir: string, ids: string[]): string[] {
+  let text = '';
+  try {
+    text = readFileSync(path.join(jobDir, 'out', 'probes.out'), 'utf8');
+  } catch { /* none at all */ }
+  const seen = new Set(text.split('\n').map((l) => l.split('\t')[0]));
+  return ids.filter((id) => !seen.has(id));
+}
+
+function agentLogTail(jobDir: string, log: string): string {
+  let text = log;
+  try {
+    text = `${readFileSync(path.join(jobDir, 'out', 'agent.log'), 'utf8')}\n${log}`;
+  } catch { /* native: the log came back in the outcome */ }
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-8);
+  return lines.length ? `:\n${lines.join('\n')}` : '';
+}
+
 export async function runScenario(topo: Topology, scenario: Scenario, opts: RunOptions): Promise<ScenarioReport> {
   const lab = await openLab(compileLab(topo, scenario, opts.labId), { topo, scenario, runner: opts.runner, mode: 'run' });
   const { job, compiled } = lab;
@@ -64,6 +84,11 @@ export async function runScenario(topo: Topology, scenario: Scenario, opts: RunO
     };
     if (outcome.agentStatus !== 0) {
       report.error = agentError(job, outcome);
+      return report;
+    }
+    const unrun = unattempted(job.dir, compiled.probes.map((p) => p.id));
+    if (unrun.length) {
+      report.error = `the run broke on the ${outcome.runner} runner: the agent recorded no attempt of probe ${unrun.join(', ')} (a broken run, not a datapath result)${agentLogTail(job.dir, outcome.log)}`;
       return report;
     }
     report.probes = analyze(topo, compiled, job.dir);
