@@ -1,6 +1,7 @@
 // Services and EndpointSlices as kube-proxy's proxier sees them (its ServicePortMap and EndpointsMap,
 // pkg/proxy/serviceport.go and endpointslicecache.go), flattened into the payload builder's input.
 import type { KubeProxyEndpoint, KubeProxyService } from '../services/iptables/index.ts';
+import { kubeProxyServiceSpec } from '../services/kubeproxy-iptables.ts';
 import type { ClusterObjects, EndpointSliceObject, ServiceObject } from './objects.ts';
 
 function slicesOf(svc: ServiceObject, slices: readonly EndpointSliceObject[]): EndpointSliceObject[] {
@@ -28,28 +29,7 @@ export function sliceEndpoints(svc: ServiceObject, slices: readonly EndpointSlic
 /** One Service for the builder; undefined for what kube-proxy skips (headless, ExternalName). */
 export function kubeProxyService(svc: ServiceObject, slices: readonly EndpointSliceObject[]): KubeProxyService | undefined {
   if (!svc.clusterIP || svc.type === 'ExternalName') return undefined;
-  return {
-    namespace: svc.namespace,
-    name: svc.name,
-    type: svc.type,
-    clusterIP: svc.clusterIP,
-    externalIPs: svc.externalIPs,
-    externalTrafficPolicy: svc.externalTrafficPolicy,
-    internalTrafficPolicy: svc.internalTrafficPolicy,
-    ...(svc.sessionAffinityTimeout !== undefined ? { sessionAffinity: { clientIP: { timeoutSeconds: svc.sessionAffinityTimeout } } } : {}),
-    loadBalancerIPs: svc.loadBalancerIPs,
-    loadBalancerSourceRanges: svc.loadBalancerSourceRanges,
-    ...(svc.healthCheckNodePort ? { healthCheckNodePort: svc.healthCheckNodePort } : {}),
-    ports: svc.ports.map((p) => ({
-      ...(p.name ? { name: p.name } : {}),
-      protocol: p.protocol,
-      port: p.port,
-      // A named targetPort is resolved by the EndpointSlice controller: the slices carry the number.
-      targetPort: typeof p.targetPort === 'number' ? p.targetPort : 0,
-      ...(p.nodePort ? { nodePort: p.nodePort } : {}),
-    })),
-    endpoints: sliceEndpoints(svc, slices),
-  };
+  return { ...kubeProxyServiceSpec({ ...svc, clusterIP: svc.clusterIP, type: svc.type }), endpoints: sliceEndpoints(svc, slices) };
 }
 
 export function kubeProxyServices(objects: Pick<ClusterObjects, 'services' | 'endpointSlices'>): KubeProxyService[] {

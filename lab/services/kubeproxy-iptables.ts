@@ -31,8 +31,12 @@ export function kubeProxyEndpoints(cluster: Cluster, svc: Service): KubeProxyEnd
   });
 }
 
-/** A topology service as kube-proxy's Service + EndpointSlice objects (flattened). */
-export function toKubeProxyService(cluster: Cluster, svc: Service): KubeProxyService {
+/** The Service fields kube-proxy reads, from a topology service or a manifest's (same names). */
+export type KubeProxyServiceFields = Pick<Service, 'namespace' | 'name' | 'type' | 'clusterIP' | 'externalIPs' | 'externalTrafficPolicy'
+  | 'internalTrafficPolicy' | 'sessionAffinityTimeout' | 'loadBalancerIPs' | 'loadBalancerSourceRanges' | 'healthCheckNodePort' | 'ports'>;
+
+/** A Service as the payload builder takes it, without its endpoints (the caller knows where they come from). */
+export function kubeProxyServiceSpec(svc: KubeProxyServiceFields): Omit<KubeProxyService, 'endpoints'> {
   return {
     namespace: svc.namespace,
     name: svc.name,
@@ -47,12 +51,17 @@ export function toKubeProxyService(cluster: Cluster, svc: Service): KubeProxySer
     ...(svc.healthCheckNodePort ? { healthCheckNodePort: svc.healthCheckNodePort } : {}),
     ports: svc.ports.map((p) => ({
       ...(p.name ? { name: p.name } : {}), protocol: p.protocol, port: p.port,
-      // Per-endpoint ports carry a named targetPort's number (kubeProxyEndpoints).
+      // A named targetPort is resolved per endpoint (the EndpointSlice controller, kubeProxyEndpoints):
+      // the endpoints carry the number.
       targetPort: typeof p.targetPort === 'number' ? p.targetPort : 0,
       ...(p.nodePort ? { nodePort: p.nodePort } : {}),
     })),
-    endpoints: kubeProxyEndpoints(cluster, svc),
   };
+}
+
+/** A topology service as kube-proxy's Service + EndpointSlice objects (flattened). */
+export function toKubeProxyService(cluster: Cluster, svc: Service): KubeProxyService {
+  return { ...kubeProxyServiceSpec(svc), endpoints: kubeProxyEndpoints(cluster, svc) };
 }
 
 /**
