@@ -20,12 +20,10 @@ export {
   probabilityToU32,
   u32ToReadBack,
 } from './probability.ts';
+export { buildIptablesRestore, buildKubeProxyIptables } from './proxier.ts';
+export { jumpSequence } from './jumps.ts';
+export { formatMark, masqueradeMarkForBit } from './marks.ts';
 export {
-  buildIptablesRestore,
-  buildKubeProxyIptables,
-  formatMark,
-  jumpSequence,
-  masqueradeMarkForBit,
   KUBE_EXTERNAL_SERVICES,
   KUBE_FIREWALL,
   KUBE_FORWARD,
@@ -37,7 +35,7 @@ export {
   KUBE_PROXY_FIREWALL,
   KUBE_SERVICES,
   NODEPORTS_COMMENT,
-} from './proxier.ts';
+} from './writers.ts';
 export { DEFAULT_KUBE_PROXY_VERSION, isKubeProxyVersion, releaseFeatures } from './release.ts';
 export type { ReleaseFeatures } from './release.ts';
 export type {

@@ -29,22 +29,6 @@ import { buildPortInfos, inputRelease, resolveOptions } from './model.ts';
 import type { KubeProxyIptablesInput, KubeProxyIptablesResult } from './types.ts';
 import { chainLine, KUBE_PROXY_CANARY, type Buffers } from './writers.ts';
 
-export { jumpSequence } from './jumps.ts';
-export { formatMark, masqueradeMarkForBit } from './marks.ts';
-export {
-  KUBE_EXTERNAL_SERVICES,
-  KUBE_FIREWALL,
-  KUBE_FORWARD,
-  KUBE_MARK_DROP,
-  KUBE_MARK_MASQ,
-  KUBE_NODEPORTS,
-  KUBE_POSTROUTING,
-  KUBE_PROXY_CANARY,
-  KUBE_PROXY_FIREWALL,
-  KUBE_SERVICES,
-  NODEPORTS_COMMENT,
-} from './writers.ts';
-
 function chainNameOf(chainDecl: string): string {
   return chainDecl.slice(1, chainDecl.indexOf(' '));
 }
