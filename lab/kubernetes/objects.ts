@@ -10,6 +10,7 @@ import type { EndpointSlice as K8sEndpointSlice } from 'kubernetes-types/discove
 import { InputError, type InputIssue } from '../errors.ts';
 import { isIpv4 } from '../net.ts';
 import type { FieldPath, KubeObject } from './manifests.ts';
+import type { SliceEndpoint as ModelSliceEndpoint } from '../model.ts';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -57,13 +58,8 @@ export interface ServiceObject {
   src: KubeObject;
 }
 
-export interface SliceEndpoint {
-  ip: string;
-  nodeName?: string;
-  ready: boolean;
-  serving: boolean;
-  terminating: boolean;
-}
+/** An endpoint as the slice object carries it; its ports are the slice's, added by the merge. */
+export type SliceEndpoint = Omit<ModelSliceEndpoint, 'ports'>;
 
 export interface EndpointSliceObject {
   namespace: string;

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import type { Plan } from '../plan.ts';
 import type { Hop } from '../checks/analyze.ts';
-import { topologyDot, topologyEdges, type Overlay } from './topology.ts';
+import { objectGroups, topologyDot, topologyEdges, type Overlay } from './topology.ts';
 import { tcFilters } from '../explain/tc.ts';
 
 interface Link {
@@ -43,28 +43,6 @@ const shape: Record<string, [string, string]> = {
   node: ['[', ']'], pod: ['([', '])'], vswitch: ['{{', '}}'], router: ['[[', ']]'], slb: ['[/', '/]'], client: ['((', '))'],
 };
 
-/** Groups: each node with its pods (pods attach to exactly one node), the cloud fabric, the rest. */
-function groups(plan: Plan): { title: string; objects: string[] }[] {
-  const ls = topologyEdges(plan); // veth pairs, ipvlan slaves, VLAN sub-interfaces: a pod belongs to the node it hangs on
-  const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind;
-  const nodes = plan.namespaces.filter((n) => n.kind === 'node').map((n) => n.object);
-  const placed = new Set<string>();
-  const out: { title: string; objects: string[] }[] = [];
-  for (const n of nodes) {
-    const pods = ls.flatMap((l) => [l.a, l.b].map((e, i, arr) => ({ e, other: arr[1 - i]! })))
-      .filter(({ e, other }) => e.object === n && kind(other.object) === 'pod').map(({ other }) => other.object);
-    const objs = [n, ...new Set(pods)];
-    objs.forEach((o) => placed.add(o));
-    out.push({ title: n, objects: objs });
-  }
-  const fabric = plan.namespaces.filter((n) => ['vswitch', 'router', 'slb'].includes(n.kind) && !placed.has(n.object)).map((n) => n.object);
-  fabric.forEach((o) => placed.add(o));
-  if (fabric.length) out.push({ title: 'cloud fabric', objects: fabric });
-  const rest = plan.namespaces.filter((n) => !placed.has(n.object)).map((n) => n.object);
-  if (rest.length) out.push({ title: '', objects: rest });
-  return out;
-}
-
 export function mermaid(plan: Plan, hops: Hop[] = []): string {
   const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind ?? 'node';
   const tc = tcFilters(plan);
@@ -74,7 +52,7 @@ export function mermaid(plan: Plan, hops: Hop[] = []): string {
     ...plan.interfaces.filter((i) => i.object === o && i.name === 'kube-ipvs0').map(() => 'kube-ipvs0 (IPVS VIPs)'),
   ];
   const out = ['flowchart LR'];
-  for (const g of groups(plan)) {
+  for (const g of objectGroups(plan)) {
     if (g.title) out.push(`  subgraph ${id(`g_${g.title}`)}["${g.title}"]`);
     for (const o of g.objects) {
       const [l, r] = shape[kind(o)] ?? ['[', ']'];

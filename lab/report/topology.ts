@@ -90,7 +90,11 @@ function ifaceRow(plan: Plan, d: IfaceDecl, onPath: boolean): string {
   return `<TR><TD PORT="${port(d.name)}" ALIGN="LEFT"${bg}>${label}</TD></TR>${badges.map((b) => `<TR><TD ALIGN="LEFT"${bg}>${b}</TD></TR>`).join('')}`;
 }
 
-function groups(plan: Plan, edges: Edge[]): { title: string; objects: string[] }[] {
+/**
+ * Groups for a picture: each node with the pods hanging on it (veth pairs, ipvlan slaves, VLAN
+ * sub-interfaces; a pod is placed once), the cloud fabric, the rest.
+ */
+export function objectGroups(plan: Plan, edges: Edge[] = topologyEdges(plan)): { title: string; objects: string[] }[] {
   const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind;
   const placed = new Set<string>();
   const out: { title: string; objects: string[] }[] = [];
@@ -124,7 +128,7 @@ export function topologyDot(plan: Plan, ov: Overlay = { request: [] }): string {
   const kind = (o: string) => plan.namespaces.find((n) => n.object === o)?.kind ?? 'node';
   const out = ['graph lab {', '  rankdir=LR; nodesep=0.3; ranksep=0.9; fontname="Helvetica"; fontsize=11; splines=true;',
     '  node [shape=plain,fontname="Helvetica",fontsize=10]; edge [fontname="Helvetica",fontsize=9,color="#555555"];'];
-  groups(plan, edges).forEach((g, i) => {
+  objectGroups(plan, edges).forEach((g, i) => {
     if (g.title) out.push(`  subgraph cluster_${i} { label="${h(g.title)}"; style="dashed,rounded"; color="#999999";`);
     for (const o of g.objects) {
       const ifs = plan.interfaces.filter((d) => d.object === o);
