@@ -1,7 +1,7 @@
 // Options checked before anything runs: a bad number, a range, an output that cannot be written
 // or a capture "filter" that is really tcpdump options is a usage error (exit 2) saying what was
 // expected — never a run that ends early, silently does nothing, or fails after all its work.
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { EXIT, LabError } from './errors.ts';
 
@@ -18,9 +18,19 @@ export function timeoutMs(option: string, value: string, maxSeconds = 24 * 3600)
   return wholeNumber(option, value, 1, maxSeconds) * 1000;
 }
 
+function lstatOrUndefined(target: string): Stats | undefined {
+  try {
+    return lstatSync(target);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Where a report will be written: a file (or a directory) that can be created or replaced. */
 export function writableOutput(option: string, target: string, kind: 'file' | 'directory' = 'file'): string {
   let st;
+  // A symbolic link is never written through: as root that could replace another user's file.
+  if (lstatOrUndefined(target)?.isSymbolicLink()) throw usage(`${option}: ${target} is a symbolic link; give the file itself (or a new name)`);
   try {
     st = statSync(target);
   } catch { /* does not exist yet: its folder must */ }

@@ -1,6 +1,6 @@
 // One scenario run: the lab lifecycle (lifecycle.ts) with phase `all`, then the evidence read and
 // evaluated. The lab's folder is removed afterwards unless the caller keeps it.
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { agentError, closeLab, compileLab, openLab, runLab } from './lifecycle.ts';
 import type { Scenario, Topology } from './model.ts';
@@ -43,12 +43,22 @@ export interface RunOptions {
 }
 
 /** The run's one capture stream, copied for Wireshark or `tcpdump -r`; false when the run has none
- *  (the agent fell back to tcpdump text, or broke before capturing). */
+ *  (the agent fell back to tcpdump text, or broke before capturing) or it could not be written. */
 export function copyCapture(jobDir: string, to: string): boolean {
   const src = path.join(jobDir, 'out', 'capture.pcapng');
   if (!existsSync(src)) return false;
-  copyFileSync(src, to);
-  return true;
+  // O_NOFOLLOW: a symbolic link put at the target after the option was checked is refused, not
+  // followed (false: not written; the caller says so). Never throws: the lab is removed after it.
+  let fd: number | undefined;
+  try {
+    fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    writeFileSync(fd, readFileSync(src));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Probes with no line in out/probes.out: the agent never tried them (it broke between the build

@@ -7,6 +7,7 @@ import { html } from '../report/html.ts';
 import { saveReport } from '../report/saved.ts';
 import { renderScenario, scenarioJson } from '../report/terminal.ts';
 import { checkLab } from '../workshop/check.ts';
+import { writableOutput } from '../options.ts';
 import { labOption } from './options.ts';
 
 export function registerCheck(program: Command): void {
@@ -17,8 +18,13 @@ export function registerCheck(program: Command): void {
     .addOption(new Option('--reporter <name>', 'pretty, json or html').choices(['pretty', 'json', 'html']).default('pretty'))
     .option('-o, --output <file>', 'write the report to a file')
     .option('-v, --verbose', 'show the evidence of passing checks too')
-    .action(async (o: { lab?: string; json?: boolean; reporter: string; output?: string; verbose?: boolean }) => {
-      const report = await checkLab(pickLab(o.lab));
+    .option('--pcap <file>', 'also write the check\'s capture: one pcapng, every interface named object:iface (Wireshark, tcpdump -r)')
+    .action(async (o: { lab?: string; json?: boolean; reporter: string; output?: string; verbose?: boolean; pcap?: string }) => {
+      const s = pickLab(o.lab);
+      if (o.output) writableOutput('--output', o.output);
+      if (o.pcap) writableOutput('--pcap', o.pcap);
+      const report = await checkLab(s, o.pcap);
+      if (o.pcap) process.stderr.write(report.pcap ? `capture written to ${report.pcap}\n` : `lab: no pcapng capture in this check (the capture process dlcap was not available, the run broke, or the file could not be written): ${o.pcap} not written\n`);
       if (!report.error) saveReport(report); // `lab diagram ID` draws this check
       const reporter = o.json ? 'json' : o.reporter;
       const text = reporter === 'json' ? JSON.stringify(scenarioJson(report), null, 2) + '\n' : reporter === 'html' ? html(report) : renderScenario(report, o.verbose) + '\n';

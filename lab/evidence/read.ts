@@ -47,12 +47,17 @@ export function dumpText(ev: Evidence, plan: Plan, probeId: string, kind: string
 }
 
 /** The dump of KIND in OBJECT taken after the latest probe before `spec`: for cumulative
- *  counters, `spec`'s baseline (undefined for the first probe: counters start at zero). */
+ *  counters, `spec`'s baseline. For the first probe, the dump taken before any probe on a lab that
+ *  is up (`lab check`, `lab probe`: its counters already hold earlier traffic), else undefined
+ *  (a fresh build: counters start at zero). */
 export function earlierDump(ev: Evidence, plan: Plan, probes: ProbeSpec[], spec: ProbeSpec, kind: string, object: string): string | undefined {
   const earlier = probes.filter((p) => p.index < spec.index).sort((a, b) => b.index - a.index);
   for (const p of earlier) {
     const t = probeDump(ev, plan, p.id, kind, object);
     if (t !== undefined) return t;
   }
-  return undefined;
+  return probeDump(ev, plan, BASELINE, kind, object);
 }
+
+/** The probe id of the dumps taken before the probes (JOB/baseline.tsv, lab/runners/agent/probe.sh). */
+export const BASELINE = 'baseline';

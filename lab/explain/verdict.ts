@@ -8,6 +8,7 @@ import type { Topology } from '../model.ts';
 import type { Hop, ProbeResult } from '../checks/analyze.ts';
 import { cidrContains } from '../net.ts';
 import { parseIpRouteText } from '../evidence/ip-route.ts';
+import { describePacket, type Packet } from '../evidence/tcpdump.ts';
 import { dumpOf, ebpfFrontend, ipvsTable, movedRules, quoteRule, type ProbeEvidence } from './evidence.ts';
 
 export type Verdict =
@@ -50,6 +51,15 @@ function localTo(pe: ProbeEvidence, object: string, dst: string): boolean {
   return parseIpRouteText(routes).some((r) => r.type === 'local' && r.prefix === `${dst}/32`);
 }
 
+/** The TCP reset the server sent back to this probe's request (captured leaving the server's
+ *  namespace during the traced attempt): the kernel's answer when no socket listens on the port
+ *  (RFC 9293 §3.10.7.1, https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.1). */
+function resetFrom(pe: ProbeEvidence, r: ProbeResult, req: Hop): Packet | undefined {
+  const a = r.attempts.at(-1);
+  if (!a) return undefined;
+  return pe.ev.packets.find((p) => p.ts >= a.t0 && p.ts <= a.t1 + 0.5 && p.object === req.object && p.dir === 'Out' && p.flags.startsWith('R') && p.src === req.dst && p.dst === req.src);
+}
+
 function lastHop(hops: Hop[]): Hop | undefined {
   return hops.at(-1);
 }
@@ -69,6 +79,11 @@ export function verdictOf(topo: Topology, pe: ProbeEvidence, r: ProbeResult): Ve
   }
   // Unreachable. Did the request arrive at a server (its reply then went missing)?
   const server = req && topo.cluster.pods.find((p) => p.name === req.object && p.ip === req.dst && req.dir === 'In');
+  const reset = server && resetFrom(pe, r, req);
+  if (reset) {
+    const by = `a TCP reset from ${req.object}: nothing listens on ${req.dst}:${reset.sport}`;
+    return { kind: 'dropped', packet: 'request', object: req.object, at: req.label, by, evidence: [describePacket(reset)], summary: `request refused at ${req.label}: ${by}` };
+  }
   const packet: 'request' | 'reply' = server && r.replyPath.length ? 'reply' : 'request';
   const hops = packet === 'reply' ? r.replyPath : r.path;
   const last = lastHop(hops);

@@ -136,9 +136,22 @@ final_dumps() {
   done <"$JOB/dumps.tsv"
 }
 
+# Counters before the probes, on a lab that is up and has seen traffic already (lab check, lab
+# probe write JOB/baseline.tsv, lines as in dumps.tsv): the first probe's baseline.
+baseline_dumps() {
+  [[ -s $JOB/baseline.tsv ]] || return 0
+  local kind ns arg
+  while IFS=$'\t' read -r kind ns arg || [[ -n $kind ]]; do
+    [[ -z $kind ]] && continue
+    is_lab_ns "$ns" || fail "baseline: $ns is not a lab namespace"
+    dump "$kind" "$ns" "$OUT/dump/baseline.$kind.$ns.txt" "$arg"
+  done <"$JOB/baseline.tsv"
+}
+
 run_probes() {
   [[ -s $JOB/probes.tsv ]] || { final_dumps; return 0; }
   start_captures
+  baseline_dumps
   wait_listeners
   captures_ready
   event "captures-ready"
