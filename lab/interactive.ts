@@ -5,7 +5,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import type { Compiled } from './compile.ts';
 import { takeDown } from './down.ts';
 import { LabError, EXIT } from './errors.ts';
@@ -93,24 +92,26 @@ export async function upCompiled(topo: Topology, scenario: Scenario, runnerName:
   return { state: state(), compiled };
 }
 
-function objectNs(s: LabState, object: string): string {
+export function objectNs(s: LabState, object: string): string {
   const o = s.objects.find((x) => x.object === object);
   if (!o) throw new LabError(`lab ${s.labId} has no "${object}" (has: ${s.objects.map((x) => x.object).join(', ')})`, EXIT.usage);
   return o.ns;
 }
 
-/** Sends one request to a UML lab's serve loop; returns its id. */
-function request(s: LabState, argv: string[]): string {
+/** A fresh request id: digits and dashes (the agent checks that shape). */
+export const requestId = (): string => `${Date.now()}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+
+/** Sends one request to a UML lab's serve loop; returns its id (given when files of it come first). */
+export function request(s: LabState, argv: string[], id = requestId()): string {
   const ctl = path.join(s.jobDir, 'ctl');
   if (!existsSync(ctl)) throw new LabError(`lab ${s.labId} does not answer (no control directory)`, EXIT.infra);
-  const id = `${Date.now()}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   writeFileSync(path.join(ctl, `${id}.tmp`), argv.join('\0'));
   renameSync(path.join(ctl, `${id}.tmp`), path.join(ctl, `${id}.req`));
   return id;
 }
 
 /** Streams a request's output to `out` until it has an exit status; returns it. */
-async function follow(s: LabState, id: string, out: NodeJS.WritableStream, stop?: { requested: boolean }): Promise<number> {
+export async function follow(s: LabState, id: string, out: NodeJS.WritableStream, stop?: { requested: boolean }): Promise<number> {
   const ctl = path.join(s.jobDir, 'ctl');
   let offset = 0;
   const drain = () => {
@@ -172,27 +173,6 @@ export async function agentPhase(s: LabState, phase: 'probe'): Promise<number> {
   let out = '';
   const sink = { write: (b: Buffer | string) => { out += b.toString(); return true; } } as unknown as NodeJS.WritableStream;
   return follow(s, request(s, ['agent', phase]), sink);
-}
-
-export async function shell(s: LabState, object: string): Promise<number> {
-  const ns = objectNs(s, object);
-  if (s.runner !== 'uml') {
-    const r = spawnSync('ip', ['netns', 'exec', ns, 'bash', '--norc', '-i'], { stdio: 'inherit', env: { ...process.env, PS1: `[${object}@lab ${s.labId}]# ` } });
-    return r.status ?? 0;
-  }
-  // Inside UML: a line-by-line shell over the control channel (no terminal is passed through).
-  process.stdout.write(`connected to ${object} in UML lab ${s.labId}; one command per line, "exit" to leave\n`);
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: `[${object}@uml ${s.labId}]# ` });
-  let closed = false;
-  rl.on('close', () => { closed = true; });
-  rl.prompt();
-  for await (const line of rl) {
-    if (/^\s*(exit|logout)\s*$/.test(line)) break;
-    if (line.trim()) await follow(s, request(s, ['exec', ns, 'bash', '-c', line]), process.stdout);
-    if (!closed) rl.prompt();
-  }
-  if (!closed) rl.close();
-  return 0;
 }
 
 export async function capture(s: LabState, object: string, iface: string, filter: string[]): Promise<number> {

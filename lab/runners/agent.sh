@@ -96,6 +96,8 @@ source "$AGENT_DIR/build.sh" || exit 10
 source "$AGENT_DIR/probe.sh" || exit 10
 # shellcheck source=agent/lifecycle.sh
 source "$AGENT_DIR/lifecycle.sh" || exit 10
+# shellcheck source=agent/shell.sh
+source "$AGENT_DIR/shell.sh" || exit 10
 
 # The agent itself, so that `lab down` can stop an agent whose command was killed (native).
 record_agent() { journal "agent	$$	$(proc_start $$)" || exit 13; }

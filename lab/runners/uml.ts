@@ -161,6 +161,10 @@ export const uml: Runner = {
   },
 };
 
+/** Consoles 2..5 on host pseudo-terminals, for `lab shell` (agent/shell.sh): UML opens each pty only
+ *  when the guest first opens the console, so unused ones cost nothing. */
+const SHELL_CONSOLES = ['con2=pts', 'con3=pts', 'con4=pts', 'con5=pts'];
+
 /**
  * Boots a guest that builds the job and then serves requests (`lab up`): detached, its console
  * in <job>/uml-console.log, so the CLI can exit and later verbs reach the lab through <job>/ctl.
@@ -175,7 +179,7 @@ export async function startDetached(job: Job, timeoutMs = 10 * 60_000): Promise<
   const args = [
     'mem=1G', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
     `DL_JOB=${job.dir}`, 'DL_PHASE=serve', `DL_MODULES=${job.compiled.plan.modules.join(',')}`,
-    'con=null', 'con0=fd:0,fd:1', `umid=dl-${job.labId}`, `uml_dir=${umlDir}`, 'quiet',
+    'con=null', 'con0=fd:0,fd:1', ...SHELL_CONSOLES, `umid=dl-${job.labId}`, `uml_dir=${umlDir}`, 'quiet',
   ];
   ensureNativeTools();
   const child = spawn(umlBinary() ?? 'linux.uml', args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, LD_PRELOAD: ensureShim() } });

@@ -2,7 +2,9 @@
 // natively and inside a UML guest (the workshop case: no root needed).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Terminal } from '../helpers/terminal.ts';
 
 const root = path.join(import.meta.dirname, '..', '..');
 const cli = path.join(root, 'lab', 'cli.ts');
@@ -18,8 +20,53 @@ function upLab(t: import('ava').ExecutionContext, args: string[]): string {
   return id!;
 }
 
+/** The command names of the processes in an object's namespace (native) or in the whole guest (UML). */
+function processes(runner: string, id: string, object: string): string[] {
+  if (runner === 'uml') return lab(['exec', object, '--lab', id, '--', 'ps', '-eo', 'comm=']).stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  const pids = spawnSync('ip', ['netns', 'pids', `dl-${id}-${object}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  return pids.flatMap((p) => { try { return [readFileSync(`/proc/${p}/comm`, 'utf8').trim()]; } catch { return []; } });
+}
+
+async function untilRunning(runner: string, id: string, object: string, comm: string): Promise<void> {
+  for (let i = 0; i < 40 && !processes(runner, id, object).includes(comm); i++) await new Promise((r) => setTimeout(r, 250));
+}
+
+/** `lab shell` on a real pty: a terminal with job control, Ctrl-C, a lasting cd, a clean end. */
+async function terminalShell(t: import('ava').ExecutionContext, runner: string, id: string): Promise<void> {
+  const term = new Terminal([process.execPath, cli, 'shell', 'ecs1', '--lab', id]);
+  try {
+    await term.until(new RegExp(`\\[ecs1@(lab|uml) ${id}\\]# `), 60_000);
+    term.type('cd /proc\r');
+    term.type('pwd\r');
+    t.truthy(await term.until(/[\r\n]\/proc\r*\n/));
+    term.type('tty\r');
+    // A terminal of its own: a pty natively, the guest console UML ties to a host pty in UML.
+    t.regex(await term.until(/[\r\n]\/dev\/(pts\/\d+|tty[2-5])\r*\n/), runner === 'uml' ? /\/dev\/tty[2-5]/ : /\/dev\/pts\/\d+/);
+    term.type('sleep 100\r');
+    await untilRunning(runner, id, 'ecs1', 'sleep');
+    term.type('\x03');
+    term.type('echo alive\r');
+    t.truthy(await term.until(/[\r\n]alive\r*\n/), 'Ctrl-C ended the foreground job, not the shell');
+    term.type('sleep 100 &\r');
+    term.type('jobs\r');
+    t.truthy(await term.until(/\[1\]\+\s+Running\s+sleep 100 &/));
+    term.type('tcpdump -i any -nn >/dev/null 2>&1 &\r');
+    await untilRunning(runner, id, 'ecs1', 'tcpdump');
+    const during = processes(runner, id, 'ecs1');
+    t.true(during.includes('tcpdump') && during.includes('sleep'), during.join(' '));
+    term.type('exit\r');
+    t.is(await term.done, 0, term.shown);
+  } finally {
+    term.close();
+  }
+  // Nothing the shell started outlives it.
+  const after = processes(runner, id, 'ecs1');
+  t.false(after.includes('tcpdump'), after.join(' '));
+  t.false(after.includes('sleep'), after.join(' '));
+}
+
 for (const runner of ['native', 'uml']) {
-  test.serial(`${runner}: up, exec, shell, status, down`, (t) => {
+  test.serial(`${runner}: up, exec, shell, status, down`, async (t) => {
     const id = upLab(t, ['lite-slb', '--file', fixture, '--runner', runner]);
     try {
       const st = JSON.parse(lab(['status', '--json']).stdout) as { labId: string; runner: string; state: string; mode: string }[];
@@ -34,8 +81,12 @@ for (const runner of ['native', 'uml']) {
       const rules = lab(['exec', 'ecs1', '--lab', id, '--', 'ip', 'rule', 'show']);
       t.regex(rules.stdout, /512:\s+from all to 10\.0\.1\.91 lookup main/);
       t.regex(rules.stdout, /2048:\s+from 10\.0\.1\.91 lookup 1003/);
-      const sh = lab(['shell', 'nginx-b', '--lab', id], 'ip -br addr show dev eth0\nexit\n');
+      // Not a terminal: commands from stdin, run by one shell (a cd carries to the next line).
+      const sh = lab(['shell', 'nginx-b', '--lab', id], 'ip -br addr show dev eth0\ncd /proc\npwd\nsleep 100 &\nexit\n');
       t.regex(sh.stdout, /eth0@if\d+\s+UP\s+10\.0\.3\.58\/32/);
+      t.regex(sh.stdout, /^\/proc$/m);
+      t.false(processes(runner, id, 'nginx-b').includes('sleep'));
+      await terminalShell(t, runner, id);
     } finally {
       const d = lab(['down', id]);
       t.is(d.status, 0, d.stderr);

@@ -46,7 +46,8 @@ flush_netns() {
 }
 
 # --- serve: a lab left up inside a guest (UML), reached through a control directory -------
-# The host drops requests into $JOB/ctl/<id>.req (NUL-separated argv: "exec" NS ARGV… | "down"),
+# The host drops requests into $JOB/ctl/<id>.req (NUL-separated argv: "exec" NS ARGV… | "shell"
+# NS tty|pipe ROWS COLS OBJECT | "agent" PHASE | "down"),
 # the agent runs them and leaves <id>.out (output, written as it comes), <id>.rc (exit status).
 # <id>.stop asks to stop a running request (a capture). Polling costs no process: `read -t` on
 # a FIFO nobody writes to.
@@ -76,6 +77,9 @@ serve() {
         exec)
           ( ip netns exec "${argv[1]}" "${argv[@]:2}" >"$ctl/$id.out" 2>&1 </dev/null
             printf '%s\n' "$?" >"$ctl/$id.rc.tmp"; mv "$ctl/$id.rc.tmp" "$ctl/$id.rc" ) &
+          running[$id]=$! ;;
+        shell)   # `lab shell`: a terminal on a console, or commands from a pipe (agent/shell.sh)
+          ( shell_session "$id" "${argv[1]:-}" "${argv[2]:-}" "${argv[3]:-}" "${argv[4]:-}" "${argv[5]:-}" ) &
           running[$id]=$! ;;
         agent)   # run one of this script's phases on the lab (e.g. probe), synchronously
           bash "$0" "$JOB" "${argv[1]}" >"$ctl/$id.out" 2>&1
