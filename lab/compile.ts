@@ -26,6 +26,8 @@ export function compileScenario(topo: Topology, scenario: Scenario | undefined, 
   buildSecurityGroups(ctx); // after every ENI is known: group references expand to their addresses
   serviceProxyFor(cluster.serviceProxy.kind).build(ctx);
   b.module('nf_conntrack_netlink'); // the conntrack tool reads the table over netlink
+  // SCTP anywhere (a Service port, a probe) needs the protocol in the kernel, as UDP and TCP always are.
+  if (cluster.services.some((s) => s.ports.some((p) => p.protocol === 'SCTP')) || scenario?.probes.some((p) => p.protocol === 'sctp')) b.feature('sctp');
   for (const d of finalDumps(scenario?.probes ?? [])) b.dump(d.kind, d.object); // what the checks read after all probes
   const plan = b.build();
   plan.modules = modulesFor(plan.features, plan.modules); // the UML guest loads them
@@ -49,6 +51,7 @@ function compileProbe(topo: Topology, p: Probe, index: number): ProbeSpec {
     from: p.from,
     dstIp: dst.ip,
     dstPort: port,
+    protocol: p.protocol,
     want: p.backend ? `pod=${p.backend} ` : '-',
     mode: bulk ? 'bulk' : 'single',
     attempts: bulk ? p.connections! : p.expect.reachable === false ? 1 : p.attempts,

@@ -3,7 +3,7 @@
 // back. It depends on the model and the plan only, never on a check or on the compiler, so that
 // compile → checks → contract has no way back.
 import type { BuildContext } from './context.ts';
-import type { Probe } from './model.ts';
+import type { Probe, ProbeProtocol } from './model.ts';
 import type { Plan } from './plan.ts';
 
 /** A state dump the agent takes in an object's namespace right after a probe. */
@@ -19,6 +19,7 @@ export interface ProbeSpec {
   from: string;
   dstIp: string;
   dstPort: number;
+  protocol: ProbeProtocol;
   want: string; // text the answer must contain ('-' = any answer)
   mode: 'single' | 'bulk';
   attempts: number;

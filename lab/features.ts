@@ -27,6 +27,13 @@ export const CORE_FEATURES: FeatureRecord[] = [
   },
   { name: 'clsact', config: 'CONFIG_NET_SCH_INGRESS (clsact)', modules: ['sch_ingress'], probe: ['tc', '-n', '@NS@', 'qdisc', 'add', 'dev', 't0', 'clsact'] },
   {
+    // SCTP services and probes: the protocol (socket, conntrack, NAT) and iptables' `-m sctp`.
+    // The probe keeps an SCTP listener for a moment: socat dies at once where socket(…, 132) fails.
+    name: 'sctp', config: 'CONFIG_IP_SCTP (module sctp) and CONFIG_NETFILTER_XT_MATCH_SCTP (module xt_sctp)', modules: ['sctp', 'xt_sctp'],
+    probe: ['ip', 'netns', 'exec', '@NS@', 'sh', '-c', 'socat -u SCTP-LISTEN:9 OPEN:/dev/null & p=$!; sleep 0.2; kill -0 $p && kill $p'],
+    tools: { socat: 'socat' },
+  },
+  {
     name: 'bpf', config: 'CONFIG_BPF_SYSCALL with bpffs mounted at /sys/fs/bpf', modules: ['cls_bpf'],
     probe: ['test', '-d', '/sys/fs/bpf'], tools: { bpftool: 'bpftool', clang: 'clang' },
   },

@@ -2,6 +2,8 @@
 // Field names follow the YAML (schema/topology.schema.json); defaults are already applied.
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+/** A probe's transport, as the topology spells it (lower case, as iptables' -p). */
+export type ProbeProtocol = 'tcp' | 'udp' | 'sctp';
 export type TrafficPolicy = 'Cluster' | 'Local';
 
 export interface VSwitch {
@@ -39,6 +41,9 @@ export interface Pod {
   memberEni?: MemberEni; // trunk: the pod's own member ENI
   labels: Record<string, string>;
   listen: number[];
+  /** UDP and SCTP ports the pod serves (listen is TCP). */
+  listenUdp: number[];
+  listenSctp: number[];
   /** Named container ports (a Service's named targetPort resolves through them). */
   namedPorts: Record<string, number>;
   /** The pod's Ready condition (default true); an unready pod's endpoint is not ready. */
@@ -291,6 +296,7 @@ export interface Probe {
   from: string; // object name (node, pod, client)
   to: string; // address reference
   port?: number;
+  protocol: ProbeProtocol;
   backend?: string; // repeat until this pod answers
   attempts: number;
   timeoutSeconds: number;

@@ -9,7 +9,7 @@ import { resolveAddress } from '../topology/refs.ts';
 function conntrackCheck(c: ProbeContext, t: Traffic, ct: ConntrackExpect): Check {
   const addr = (ref: string) => resolveAddress(ref, c.topo).ip;
   const podByIp = new Map(c.topo.cluster.pods.map((p) => [p.ip, p.name]));
-  const entries = parseConntrack(probeDump(c.ev, c.plan, c.spec.id, 'conntrack', ct.node) ?? '').filter((x) => x.proto === 'tcp');
+  const entries = parseConntrack(probeDump(c.ev, c.plan, c.spec.id, 'conntrack', ct.node) ?? '').filter((x) => x.proto === c.spec.protocol);
   const dst = addr(ct.orig.dst);
   const dport = ct.orig.dport ?? (ct.orig.dst.startsWith('svc/') || ct.orig.dst.startsWith('slb/') ? resolveAddress(ct.orig.dst, c.topo).port : undefined) ?? c.spec.dstPort;
   const src = ct.orig.src ? addr(ct.orig.src) : undefined;

@@ -3,7 +3,7 @@
 // they were captured, and the hops they made (or, for a bulk probe, who answered how often).
 import { sourcePort, type ProbeSpec } from '../contract.ts';
 import type { Evidence } from '../evidence/read.ts';
-import { isSyn, isSynAck } from '../evidence/tcpdump.ts';
+import { isSyn, isSynAck, type Packet } from '../evidence/tcpdump.ts';
 import type { Plan } from '../plan.ts';
 import type { Attempt, BulkCount, Traffic } from './types.ts';
 import { stackObjects, toHops, walk } from './walk.ts';
@@ -50,6 +50,48 @@ export function countBulk(ev: Evidence, spec: ProbeSpec): BulkCount {
   return { total, answered, perBackend };
 }
 
+interface Exchange {
+  first?: Packet; // the request leaving the client
+  request: Packet[]; // the request wherever it was captured
+  reply: Packet[]; // the reply wherever it was captured
+}
+
+/**
+ * The request and reply of one attempt, wherever they were captured, told apart from other
+ * packets by what NAT keeps: TCP's SYN by its sequence number and the SYN-ACK by its ack of
+ * it; SCTP's INIT by its initiate tag and the INIT ACK by carrying that tag as its verification
+ * tag (RFC 9260 section 5.1); a UDP datagram, which has neither, by its IPv4 identification and
+ * length (NAT rewrites addresses and ports, not those), the reply being the datagram that came
+ * back to the client's port.
+ */
+function exchange(window: Packet[], spec: ProbeSpec, sport: number): Exchange {
+  const proto = spec.protocol === 'tcp' ? undefined : spec.protocol;
+  const leaving = (p: Packet) => p.object === spec.from && p.dir === 'Out' && p.proto === proto && p.sport === sport;
+  if (proto === 'udp') {
+    const first = window.find(leaving);
+    if (!first) return { request: [], reply: [] };
+    const same = (a: Packet) => (p: Packet) => p.proto === 'udp' && p.ipId === a.ipId && p.ipLen === a.ipLen;
+    const request = window.filter((p) => same(first)(p) && p.ts >= first.ts && p.ts <= first.ts + 0.9);
+    const answer = window.find((p) => p.object === spec.from && p.dir === 'In' && p.proto === 'udp' && p.dport === sport && p.ts >= first.ts);
+    const reply = answer ? window.filter((p) => same(answer)(p) && p.ts >= first.ts && p.ts <= answer.ts) : [];
+    return { first, request, reply };
+  }
+  const opens = (p: Packet) => (proto === 'sctp' ? p.proto === 'sctp' && p.flags === 'INIT' : isSyn(p));
+  const first = window.find((p) => leaving(p) && opens(p));
+  const tag = first?.seq;
+  if (tag === undefined) return { first, request: [], reply: [] };
+  const request = window.filter((p) => opens(p) && p.seq === tag && p.ts <= first!.ts + 0.9);
+  const reply = proto === 'sctp'
+    ? window.filter((p) => p.proto === 'sctp' && p.flags === 'INIT ACK' && p.ack === tag)
+    : window.filter((p) => isSynAck(p) && p.ack === (tag + 1) % 2 ** 32);
+  return { first, request, reply };
+}
+
+/** The name of a probe's opening packet, for what the evidence lacks. */
+export function requestName(spec: ProbeSpec): string {
+  return spec.protocol === 'udp' ? 'UDP datagram' : spec.protocol === 'sctp' ? 'SCTP INIT' : 'SYN';
+}
+
 /** A single-connection probe's traffic: the chosen attempt's request and reply, hop by hop. */
 export function observeTraffic(plan: Plan, ev: Evidence, spec: ProbeSpec): Traffic {
   const attempts = attemptsOf(ev, spec);
@@ -57,18 +99,15 @@ export function observeTraffic(plan: Plan, ev: Evidence, spec: ProbeSpec): Traff
   const chosen = (spec.want === '-' ? ok[0] : ok.find((a) => a.reply.includes(spec.want))) ?? ok.at(-1) ?? attempts.at(-1);
   const attemptLines = attempts.map((a) => `attempt ${a.n} from port ${a.sport}: ${a.rc === 0 ? (a.reply.trim() ? `answer "${a.reply.trim().slice(-60)}"` : 'connected, no answer') : `failed (status ${a.rc})`}`);
 
-  // The request of the chosen attempt: its SYN leaving the client namespace.
+  // The request of the chosen attempt: its SYN (INIT, datagram) leaving the client namespace.
   const [w0, w1] = probeWindow(ev, spec);
   const window = ev.packets.filter((p) => p.ts >= w0 && p.ts < w1);
-  const first = chosen && window.find((p) => p.object === spec.from && p.dir === 'Out' && isSyn(p) && p.sport === chosen.sport);
-  const isn = first?.seq;
-  const request = isn === undefined ? [] : window.filter((p) => isSyn(p) && p.seq === isn && p.ts <= first!.ts + 0.9);
-  const reply = isn === undefined ? [] : window.filter((p) => isSynAck(p) && p.ack === (isn + 1) % 2 ** 32);
-  const path = first ? toHops(plan, walk(plan, request, first)) : [];
+  const { first, request, reply } = chosen ? exchange(window, spec, chosen.sport) : { first: undefined, request: [], reply: [] };
+  const path = first && request.length ? toHops(plan, walk(plan, request, first)) : [];
   const replyPath = first && reply[0] ? toHops(plan, walk(plan, reply, reply[0])) : [];
   // The client's own namespace counts when it is part of the cluster (a pod or a node).
   const stacks = stackObjects(plan, path);
   const pathEvidence = path.map((h) => `${h.label} ${h.dir} ${h.src} > ${h.dst}${h.vlan !== undefined ? ` vlan ${h.vlan}` : ''}`);
-  if (!first && chosen) pathEvidence.push(`no SYN from ${spec.from} with source port ${chosen.sport} was captured`);
+  if (!first && chosen) pathEvidence.push(`no ${requestName(spec)} from ${spec.from} with source port ${chosen.sport} was captured`);
   return { attempts, attemptLines, chosen, window, request, reply, path, replyPath, stacks, pathEvidence, reachable: ok.length > 0 };
 }

@@ -1,7 +1,7 @@
 // Reads the lab's capture: one pcapng stream (written by lab/runners/native/dlcap.c) holding the
 // packets of every lab namespace, one interface per (namespace, ifindex) named "<object>:<ifname>".
 // Produces the same Packet records as the tcpdump text parser (lab/evidence/tcpdump.ts), decoded
-// from the bytes: Ethernet (with 802.1Q/802.1ad tags) or raw IP, IPv4, TCP.
+// from the bytes: Ethernet (with 802.1Q/802.1ad tags) or raw IP, IPv4, TCP, UDP and SCTP.
 // Format: https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng-02.html — SHB (0x0A0D0D0A),
 // IDB (1: linktype, if_name = option 2, if_tsresol = option 9), EPB (6: epb_flags = option 2,
 // bits 0-1 direction 1 in / 2 out, bits 2-4 reception 1 unicast 2 multicast 3 broadcast 4 promiscuous).
@@ -97,14 +97,42 @@ function tcpSum(b: Buffer, ipOff: number, tcpOff: number, tcpLen: number): numbe
   return s;
 }
 
-/** A captured frame as a Packet, or undefined when it is not IPv4 TCP (or not sent/received). */
+// SCTP chunk types by number (RFC 9260 section 3.2), as tcpdump names them in brackets.
+const SCTP_CHUNKS: Record<number, string> = {
+  0: 'DATA', 1: 'INIT', 2: 'INIT ACK', 3: 'SACK', 4: 'HB REQ', 5: 'HB ACK', 6: 'ABORT', 7: 'SHUTDOWN',
+  8: 'SHUTDOWN ACK', 9: 'ERROR', 10: 'COOKIE ECHO', 11: 'COOKIE ACK', 14: 'SHUTDOWN COMPLETE',
+};
+
+/**
+ * A UDP datagram or SCTP packet (after the IPv4 header at o, transport at t) as a Packet: UDP has
+ * no flags ("UDP"); SCTP's flags name its first chunk, and the association's tags play the part of
+ * TCP's sequence numbers: an INIT's initiate tag is its `seq`, and the INIT ACK answering it
+ * carries that tag as its verification tag, its `ack` (RFC 9260 sections 3.1 and 5.1).
+ */
+function datagram(b: Buffer, o: number, t: number, proto: 17 | 132): Pick<Packet, 'proto' | 'flags' | 'seq' | 'ack' | 'cksum'> & { detail: string } | undefined {
+  if (proto === 17) {
+    if (b.length < t + 8) return undefined;
+    return { proto: 'udp', flags: 'UDP', cksum: b.readUInt16BE(t + 6), detail: `UDP, length ${b.readUInt16BE(t + 4) - 8}` };
+  }
+  if (b.length < t + 16) return undefined;
+  const vtag = b.readUInt32BE(t + 4);
+  const type = b[t + 12]!;
+  const chunk = SCTP_CHUNKS[type] ?? `chunk ${type}`;
+  const initTag = (type === 1 || type === 2) && b.length >= t + 20 ? b.readUInt32BE(t + 16) : undefined;
+  return {
+    proto: 'sctp', flags: chunk, seq: type === 1 ? initTag : undefined, ack: type === 2 ? vtag : undefined, cksum: b.readUInt32BE(t + 8),
+    detail: `sctp [${chunk}] vtag ${vtag}${initTag !== undefined ? ` [init tag: ${initTag}]` : ''}`,
+  };
+}
+
+/** A captured frame as a Packet, or undefined when it is not IPv4 TCP, UDP or SCTP (or not sent/received). */
 export function decodeFrame(f: PcapngFrame, iface: PcapngInterface): Packet | undefined {
   const colon = iface.name.lastIndexOf(':'); // interface names never contain ':' (dev_valid_name)
   const object = colon < 0 ? '' : iface.name.slice(0, colon);
   const ifname = iface.name.slice(colon + 1);
   const dirBits = (f.flags ?? 1) & 3;
   const reception = ((f.flags ?? 0) >> 2) & 7;
-  if (reception === 2 || reception === 3) return undefined; // multicast, broadcast: never a probe's TCP
+  if (reception === 2 || reception === 3) return undefined; // multicast, broadcast: never a probe's packet
   const b = f.data;
   let o = 0;
   let vlan: number | undefined;
@@ -123,8 +151,25 @@ export function decodeFrame(f: PcapngFrame, iface: PcapngInterface): Packet | un
   const ihl = (b[o]! & 0x0f) * 4;
   const ipLen = b.readUInt16BE(o + 2);
   const fragment = b.readUInt16BE(o + 6) & 0x3fff;
-  if (b[o + 9] !== 6 || fragment !== 0) return undefined;
+  const proto = b[o + 9]!;
+  if ((proto !== 6 && proto !== 17 && proto !== 132) || fragment !== 0) return undefined;
   const t = o + ihl;
+  const ttl = b[o + 8]!;
+  const ipId = b.readUInt16BE(o + 4);
+  if (proto !== 6) {
+    const d = datagram(b, o, t, proto);
+    if (!d || b.length < t + 4) return undefined;
+    const { detail, ...fields } = d;
+    const src = ip4(b, o + 12);
+    const dst = ip4(b, o + 16);
+    const sport = b.readUInt16BE(t);
+    const dport = b.readUInt16BE(t + 2);
+    return {
+      object, ts: f.ts, ifname, dir: dirBits === 2 ? 'Out' : 'In', otherHost: reception === 4 ? true : undefined,
+      vlan, ttl, ipId, src, sport, dst, dport, ...fields, ipLen, ipHeaderLen: ihl,
+      raw: `${vlan !== undefined ? `vlan ${vlan}, ` : ''}ttl ${ttl}, id ${ipId}, length ${ipLen}: ${src}.${sport} > ${dst}.${dport}: ${detail}`,
+    };
+  }
   if (b.length < t + 20) return undefined;
   const fl = b[t + 13]!;
   const dataOff = (b[t + 12]! >> 4) * 4;
@@ -141,8 +186,6 @@ export function decodeFrame(f: PcapngFrame, iface: PcapngInterface): Packet | un
   // tcpdump -S prints seq for SYN/FIN/RST or data, ack when ACK is set.
   const seq = fl & 0x07 || payload > 0 ? b.readUInt32BE(t + 4) : undefined;
   const ack = fl & 0x10 ? b.readUInt32BE(t + 8) : undefined;
-  const ttl = b[o + 8]!;
-  const ipId = b.readUInt16BE(o + 4);
   return {
     object, ts: f.ts, ifname, dir: dirBits === 2 ? 'Out' : 'In', otherHost: reception === 4 ? true : undefined,
     vlan, ttl, ipId, src, sport, dst, dport, flags, seq, ack, cksumOk, cksum, ipLen, ipHeaderLen: ihl,
@@ -150,7 +193,7 @@ export function decodeFrame(f: PcapngFrame, iface: PcapngInterface): Packet | un
   };
 }
 
-/** Every IPv4 TCP packet of a lab capture, in time order. */
+/** Every IPv4 TCP, UDP and SCTP packet of a lab capture, in time order. */
 export function packetsFromPcapng(buf: Buffer): Packet[] {
   const { interfaces, frames } = readPcapng(buf);
   const out: Packet[] = [];

@@ -15,7 +15,9 @@ export interface Packet {
   sport: number;
   dst: string;
   dport: number;
-  flags: string; // tcpdump's flag string: S, S., ., P., F., R ...
+  /** The transport when it is not TCP: UDP, or SCTP. */
+  proto?: 'udp' | 'sctp';
+  flags: string; // tcpdump's flag string: S, S., ., P., F., R ...; "UDP"; SCTP's first chunk (INIT, INIT ACK, DATA …)
   seq?: number;
   ack?: number;
   /** Whether the TCP checksum verifies (undefined when it could not be checked). */
@@ -31,6 +33,22 @@ export interface Packet {
 
 const HEAD = /^(\d+\.\d+)\s+(\S+)\s+(In|Out|B|M|P)\s+(.*)$/;
 const TCP = /^\s*(\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): Flags \[([^\]]*)\](.*)$/;
+// UDP and SCTP: the same address line, then whatever tcpdump decodes (a DNS query on port 53,
+// "UDP, length N", SCTP's chunks "[INIT] [init tag: N] …"); the IP header says the protocol.
+const OTHER = /^\s*(\d+\.\d+\.\d+\.\d+)\.(\d+) > (\d+\.\d+\.\d+\.\d+)\.(\d+): (.*)$/;
+
+/** A UDP or SCTP line (after the IP header `h`) as a Packet's transport fields, or undefined. */
+function otherTransport(h: string, line: string): Pick<Packet, 'proto' | 'flags' | 'seq' | 'src' | 'sport' | 'dst' | 'dport'> | undefined {
+  const proto = /proto (UDP|SCTP) \((?:17|132)\)/.exec(h)?.[1];
+  const m = proto && OTHER.exec(line);
+  if (!m) return undefined;
+  const chunk = /\[(INIT ACK|INIT|DATA|SACK|ABORT|COOKIE ECHO|COOKIE ACK|SHUTDOWN(?: ACK| COMPLETE)?|HB REQ|HB ACK)\]/.exec(m[5]!)?.[1];
+  const initTag = chunk === 'INIT' ? /\[init tag: (\d+)\]/.exec(m[5]!)?.[1] : undefined;
+  return {
+    proto: proto === 'UDP' ? 'udp' : 'sctp', flags: proto === 'UDP' ? 'UDP' : chunk ?? 'sctp',
+    src: m[1]!, sport: Number(m[2]), dst: m[3]!, dport: Number(m[4]), seq: initTag ? Number(initTag) : undefined,
+  };
+}
 
 export function parseTcpdump(text: string, object: string): Packet[] {
   const out: Packet[] = [];
@@ -41,10 +59,24 @@ export function parseTcpdump(text: string, object: string): Packet[] {
     // -v prints the IP header on the first line and the TCP header on an indented second one.
     let body = h[4]!;
     let tcp = TCP.exec(body.replace(/^.*?\)\s*/, ''));
+    let other: ReturnType<typeof otherTransport>;
     if (!tcp && i + 1 < lines.length && /^\s/.test(lines[i + 1]!)) {
       body += ' ' + lines[i + 1]!.trim();
       tcp = TCP.exec(lines[i + 1]!);
+      if (!tcp) other = otherTransport(h[4]!, lines[i + 1]!);
       i++;
+    }
+    if (other && (h[3] === 'In' || h[3] === 'Out' || h[3] === 'P')) {
+      const ttl = /ttl (\d+)/.exec(h[4]!);
+      const id = /\bid (\d+)/.exec(h[4]!);
+      const len = /proto (?:UDP|SCTP) \((?:17|132)\), length (\d+)\)/.exec(h[4]!);
+      const vlan = /vlan (\d+)/.exec(h[4]!);
+      out.push({
+        object, ts: Number(h[1]), ifname: h[2]!, dir: h[3] === 'Out' ? 'Out' : 'In', otherHost: h[3] === 'P' ? true : undefined,
+        vlan: vlan ? Number(vlan[1]) : undefined, ttl: ttl ? Number(ttl[1]) : undefined, ipId: id ? Number(id[1]) : undefined,
+        ...other, ipLen: len ? Number(len[1]) : undefined, ipHeaderLen: len ? 20 : undefined, raw: body,
+      });
+      continue;
     }
     if (!tcp || (h[3] !== 'In' && h[3] !== 'Out' && h[3] !== 'P')) continue;
     const rest = tcp[6]!;
@@ -69,8 +101,8 @@ export function parseTcpdump(text: string, object: string): Packet[] {
   return out;
 }
 
-export const isSyn = (p: Packet) => p.flags === 'S';
-export const isSynAck = (p: Packet) => p.flags === 'S.';
+export const isSyn = (p: Packet) => p.flags === 'S' && !p.proto;
+export const isSynAck = (p: Packet) => p.flags === 'S.' && !p.proto;
 
 export function describePacket(p: Packet): string {
   return `${p.object}:${p.ifname} ${p.dir}${p.vlan !== undefined ? ` vlan ${p.vlan}` : ''} ${p.src}:${p.sport} > ${p.dst}:${p.dport} [${p.flags}]`;

@@ -6,6 +6,7 @@
 // dumped tables), or unknown with the reason.
 import type { Topology } from '../model.ts';
 import type { Hop, ProbeResult } from '../checks/analyze.ts';
+import { requestName } from '../checks/observe.ts';
 import { cidrContains } from '../net.ts';
 import { parseIpRouteText } from '../evidence/ip-route.ts';
 import { describePacket, type Packet } from '../evidence/tcpdump.ts';
@@ -93,7 +94,8 @@ export function verdictOf(topo: Topology, pe: ProbeEvidence, r: ProbeResult): Ve
     if (fe && fe.backends.length === 0) {
       return { kind: 'dropped', packet, object: spec.from, at: `${spec.from} (tc egress)`, by: `eBPF frontend ${spec.dstIp}:${spec.dstPort} without backend`, evidence: [], summary: `dropped at ${spec.from}'s tc egress by the eBPF frontend ${spec.dstIp}:${spec.dstPort}, which has no backend` };
     }
-    return { kind: 'unknown', why: `no SYN of this probe was captured leaving ${spec.from}`, summary: `unknown: the request was captured nowhere (no SYN left ${spec.from})` };
+    const what = requestName(spec);
+    return { kind: 'unknown', why: `no ${what} of this probe was captured leaving ${spec.from}`, summary: `unknown: the request was captured nowhere (no ${what} left ${spec.from})` };
   }
   const port = last.dst === spec.dstIp ? spec.dstPort : undefined;
   // A packet last seen leaving an interface went missing on the wire or at the peer's first hook.

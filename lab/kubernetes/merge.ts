@@ -62,11 +62,14 @@ class Merge {
     if (!p.podIP || !p.nodeName) return;
     if ((p.src.raw['spec'] as Raw | undefined)?.['hostNetwork'] === true) return;
     const pods = (this.c.pods ??= []);
-    const listen = [...new Set(p.ports.filter((x) => x.protocol === 'TCP').map((x) => x.port))];
+    const ports = (proto: string) => [...new Set(p.ports.filter((x) => x.protocol === proto).map((x) => x.port))];
+    // Container ports by protocol: TCP ones are "listen", UDP and SCTP ones listenUdp and listenSctp.
+    const listen = ports('TCP');
+    const more: Raw = { ...(ports('UDP').length ? { listenUdp: ports('UDP') } : {}), ...(ports('SCTP').length ? { listenSctp: ports('SCTP') } : {}) };
     const namedPorts = Object.fromEntries(p.ports.filter((x) => x.name).map((x) => [x.name!, x.port]));
     const i = pods.findIndex((x) => x.name === p.name);
     if (i < 0) {
-      pods.push({ name: p.name, namespace: p.namespace, node: p.nodeName, ip: p.podIP, labels: p.labels, listen, namedPorts });
+      pods.push({ name: p.name, namespace: p.namespace, node: p.nodeName, ip: p.podIP, labels: p.labels, listen, ...more, namedPorts });
       return;
     }
     const t = pods[i]!;
@@ -79,6 +82,7 @@ class Merge {
     }
     t.labels = labels;
     t.listen = [...new Set([...((t.listen as number[] | undefined) ?? []), ...listen])];
+    for (const [k, v] of Object.entries(more)) t[k] = [...new Set([...((t[k] as number[] | undefined) ?? []), ...(v as number[])])];
     t.namedPorts = { ...namedPorts, ...((t.namedPorts as Record<string, number> | undefined) ?? {}) };
   }
 

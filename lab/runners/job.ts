@@ -73,12 +73,20 @@ export function renderJob(compiled: Compiled): Record<string, string> {
   files['probes.tsv'] = probes.map((p) => [
     p.id, nsName(plan.labId, p.from), p.dstIp, String(p.dstPort), String(p.attempts), String(p.timeout), p.want, p.mode,
     p.dumps.map((d) => [d.kind, nsName(plan.labId, d.object), ...dumpValue(plan, d)].join(':')).join(','),
-    String(sourcePort(p.index, 0)),
+    String(sourcePort(p.index, 0)), p.protocol,
   ].map(checkField).join('\t')).join('\n') + (probes.length ? '\n' : '');
   files['dumps.tsv'] = plan.dumps.map((d) => [d.kind, nsName(plan.labId, d.object), ...dumpValue(plan, d)].map(checkField).join('\t')).join('\n') + (plan.dumps.length ? '\n' : '');
-  // BGP keepalives would flood the capture; probes are TCP to service/pod ports.
-  files['capture-filter'] = 'tcp and not port 179\n';
+  files['capture-filter'] = `${captureFilter(probes)}\n`;
   return files;
+}
+
+/**
+ * The capture's libpcap filter: TCP, and UDP or SCTP when a probe uses them. BGP (TCP 179)
+ * keepalives would flood the capture; nothing else in a lab speaks UDP or SCTP but the probes.
+ */
+export function captureFilter(probes: readonly { protocol: string }[]): string {
+  const protos = ['tcp', ...new Set(probes.map((p) => p.protocol).filter((p) => p !== 'tcp'))];
+  return `${protos.length > 1 ? `(${protos.join(' or ')})` : 'tcp'} and not port 179`;
 }
 
 /** Where jobs live: the user's private state folder (lab/state/dir.ts). */

@@ -52,6 +52,8 @@ export function toModel(r: RawTopology, file: string): Topology {
     } : undefined,
     labels: (p.labels as Record<string, string> | undefined) ?? {},
     listen: (p.listen as number[] | undefined) ?? [],
+    listenUdp: (p.listenUdp as number[] | undefined) ?? [],
+    listenSctp: (p.listenSctp as number[] | undefined) ?? [],
     namedPorts: (p.namedPorts as Record<string, number> | undefined) ?? {},
     ready: (p.ready as boolean | undefined) ?? true,
     terminating: (p.terminating as boolean | undefined) ?? false,
@@ -171,6 +173,7 @@ function toProbe(p: Raw & { expect?: Raw }, i: number): Probe {
   return {
     name: (p.name as string | undefined) ?? `probe ${i + 1}`,
     from: p.from as string, to: p.to as string, port: p.port as number | undefined,
+    protocol: (p.protocol as Probe['protocol'] | undefined) ?? 'tcp',
     backend: p.backend as string | undefined,
     attempts: (p.attempts as number | undefined) ?? (p.backend ? 12 : 1),
     timeoutSeconds: (p.timeoutSeconds as number | undefined) ?? 2,

@@ -116,7 +116,8 @@ function checkCluster(s: SemanticContext): void {
       }
       for (const e of s.endpoints) {
         const target = targetPortOn(pods.get(e)!, port);
-        if (target !== undefined && !pods.get(e)!.listen.includes(target)) add([...p, 'ports'], `endpoint pod ${e} does not listen on targetPort ${target} (add it to the pod's "listen")`);
+        const field = port.protocol === 'UDP' ? 'listenUdp' : port.protocol === 'SCTP' ? 'listenSctp' : 'listen';
+        if (target !== undefined && !pods.get(e)![field].includes(target)) add([...p, 'ports'], `endpoint pod ${e} does not listen on ${port.protocol} targetPort ${target} (add it to the pod's "${field}")`);
       }
     });
   });

@@ -10,7 +10,7 @@ const topo = loadTopology(`${TOPOLOGY_DIR}/kproxy.yaml`);
 
 test('the kproxy catalogue has the scenarios of SCENARIOS.md', (t) => {
   const ids = topo.scenarios.map((s) => s.id);
-  for (const id of ['kproxy-1', 'kproxy-2', 'kproxy-3', 'kproxy-4', 'calico-1']) t.true(ids.includes(id), `${id} missing`);
+  for (const id of ['kproxy-1', 'kproxy-2', 'kproxy-3', 'kproxy-4', 'kproxy-5', 'calico-1']) t.true(ids.includes(id), `${id} missing`);
   // The topology pins the article's kube-proxy (1.18); variants show the 1.23 and current rules.
   t.is(topo.cluster.serviceProxy.version, '1.18');
   t.true(topo.scenarios.some((s) => s.serviceProxy.version === '1.23'), 'a scenario shows the last KUBE-XLB release');
@@ -22,5 +22,15 @@ for (const s of topo.scenarios) {
     const report = await assertScenario(t, s.id);
     // The routing daemons reported on their sessions in every run (the build waited for them).
     t.false(report.probes.some((p) => p.checks.some((c) => /^BGP sessions/.test(c.name) && !c.passed)));
+    if (s.id === 'kproxy-5') {
+      // UDP end to end: the datagrams were captured as UDP, and conntrack's entry is a udp one.
+      const [udp, , tcp] = report.probes;
+      const seen = udp!.checks.find((c) => c.name.startsWith('seen: request'))!;
+      t.true(seen.evidence.length > 0 && seen.evidence.every((e) => e.endsWith('[UDP]')), seen.evidence.join('; '));
+      const ct = udp!.checks.find((c) => c.name.startsWith('conntrack'))!;
+      t.regex(ct.evidence[0] ?? '', /\budp\s+17\b.*\bdport=53\b/, 'a udp conntrack entry for port 53');
+      t.true(udp!.attempts.some((a) => /^pod=coredns-/.test(a.reply.trim())), 'the answering datagram names a CoreDNS pod');
+      t.true(tcp!.checks.some((c) => c.name.includes('KUBE-SVC-ERIFXISQEP7F7OF4') && c.passed), 'TCP to the same ClusterIP and port takes the dns-tcp chain');
+    }
   });
 }

@@ -214,7 +214,7 @@ test('iptables-save -c: counters per rule, and a probe\'s share is the differenc
   const ns = plan.namespaces.find((n) => n.object === 'worker-a')!.ns;
   const spec = (id: string, index: number, expectPath: string[]): ProbeSpec => ({
     id, index, probe: { ...scenario('kproxy-1').probes[0]!, expect: { ...scenario('kproxy-1').probes[0]!.expect, iptables: [{ node: 'worker-a', table: 'nat', path: expectPath }] } },
-    from: 'toolbox', dstIp: '10.196.52.1', dstPort: 8088, want: '-', mode: 'single', attempts: 1, timeout: 2, dumps: [],
+    from: 'toolbox', dstIp: '10.196.52.1', dstPort: 8088, protocol: 'tcp', want: '-', mode: 'single', attempts: 1, timeout: 2, dumps: [],
   });
   const p1 = spec('p1', 1, ['PREROUTING', 'KUBE-SERVICES', 'KUBE-SVC-ZY4BE2BR2EQQGD2J', 'KUBE-SEP-*', 'DNAT']);
   const p2 = spec('p2', 2, ['PREROUTING', 'KUBE-SERVICES', 'KUBE-SVC-ZY4BE2BR2EQQGD2J', 'KUBE-SEP-*', 'DNAT']);

@@ -161,8 +161,8 @@ endpoints: [{ addresses: [10.244.1.50] }]
 
 const FEATURE_PODS = `  pods:
     - { name: client, node: node-a, ip: 10.244.1.30 }
-    - { name: web-a, node: node-a, ip: 10.244.1.10, labels: { app: web }, listen: [8080], namedPorts: { http: 8080 } }
-    - { name: web-b, node: node-b, ip: 10.244.2.20, labels: { app: web }, listen: [8080], namedPorts: { http: 8080 }, ready: false, terminating: true }
+    - { name: web-a, node: node-a, ip: 10.244.1.10, labels: { app: web }, listen: [8080], listenSctp: [8080], namedPorts: { http: 8080 } }
+    - { name: web-b, node: node-b, ip: 10.244.2.20, labels: { app: web }, listen: [8080], listenSctp: [8080], namedPorts: { http: 8080 }, ready: false, terminating: true }
 `;
 const FEATURE_SERVICES = `  services:
     - name: web

@@ -35,16 +35,29 @@ export function primaryEni(ctx: BuildContext, node: ClusterNode): EniRecord {
 }
 
 /**
- * A tiny TCP server per listening port in the pod: answers every connection with an HTTP/1.0
- * response naming the pod, then closes. socat forks per connection but never execs, which
- * keeps it cheap inside UML.
+ * A tiny server per listening port in the pod, answering with a line naming the pod. TCP (and
+ * SCTP): every connection gets an HTTP/1.0 response, then the server closes. socat forks per
+ * connection but never execs, which keeps it cheap inside UML. UDP: every datagram gets one
+ * datagram with the same line from the port it was sent to (UDP-RECVFROM's child answers the
+ * sender), then an empty one (shut-null) that ends the prober's socat at once (its null-eof)
+ * instead of after its timeout; what the client sends goes to /dev/null (socat's dual address
+ * "read!!write", http://www.dest-unreach.org/socat/doc/socat.html#ADDRESS_DUAL).
  */
 export function podServers(ctx: BuildContext, pod: Pod): void {
-  for (const port of pod.listen) {
+  const file = (proto: string, port: number, http: boolean) => {
     const body = `pod=${pod.name} ip=${pod.ip} port=${port}\n`;
-    const resp = `HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
-    const f = ctx.b.file(`resp-${pod.name}-${port}`, resp);
-    ctx.b.daemon(pod.name, `srv-${pod.name}-${port}`, ['socat', '-U', `TCP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${f},rdonly`]);
+    const resp = http ? `HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}` : body;
+    return ctx.b.file(`resp-${pod.name}-${proto}${port}`, resp);
+  };
+  for (const port of pod.listen) {
+    ctx.b.daemon(pod.name, `srv-${pod.name}-${port}`, ['socat', '-U', `TCP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${file('', port, true)},rdonly`]);
+  }
+  for (const port of pod.listenUdp) {
+    ctx.b.daemon(pod.name, `srv-${pod.name}-udp${port}`, ['socat', `UDP-RECVFROM:${port},fork,shut-null`, `OPEN:${file('udp', port, false)},rdonly!!OPEN:/dev/null,wronly`]);
+  }
+  if (pod.listenSctp.length) ctx.b.feature('sctp');
+  for (const port of pod.listenSctp) {
+    ctx.b.daemon(pod.name, `srv-${pod.name}-sctp${port}`, ['socat', '-U', `SCTP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${file('sctp', port, true)},rdonly`]);
   }
 }
 

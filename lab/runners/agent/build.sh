@@ -20,7 +20,7 @@ run_step() {
                 local dpid=$!
                 journal "daemon	$name	$dpid	$(proc_start "$dpid")" || { kill -9 "$dpid"; return 13; }
                 echo "$dpid" >>"$OUT/daemons.pid"
-                for a in "$@"; do [[ $a =~ ^TCP[46]?-LISTEN:([0-9]+) ]] && LISTENERS+=("$dpid	$ns	${BASH_REMATCH[1]}"); done
+                for a in "$@"; do [[ $a =~ ^(TCP|UDP|SCTP)[46]?-(LISTEN|RECVFROM):([0-9]+) ]] && LISTENERS+=("$dpid	$ns	${BASH_REMATCH[3]}	${BASH_REMATCH[1]}"); done
                 printf '%s\tdaemon-start\t%s\n' "${EPOCHREALTIME/,/.}" "$name" >>"$OUT/events.tsv" ;;
     sleep)      is_num "$1" || { echo "sleep: not a number: $1" >&2; return 2; }; sleep "$1" ;;
     waitfile)   is_num "$2" || { echo "waitfile: seconds not a number: $2" >&2; return 2; }
@@ -30,26 +30,37 @@ run_step() {
   esac
 }
 
-# Servers the build started (pid, namespace, TCP port): probes wait until each listens, read from
-# /proc/PID/net/tcp (the daemon's own namespace, once it is in the lab's) without a process.
+# Servers the build started (pid, namespace, port, TCP|UDP|SCTP): probes wait until each listens,
+# read from /proc/PID/net/{tcp,udp,sctp/eps} (the daemon's own namespace, once it is in the lab's)
+# without a process: a TCP socket in LISTEN (0A), a UDP socket bound (07, unconnected), an SCTP
+# endpoint on the port (its LPORT column is decimal).
 LISTENERS=()
 wait_listeners() {
-  local entry pid ns port hex deadline=$((EPOCHSECONDS + 10)) sl local rem st rest up
+  local entry pid ns port proto hex deadline=$((EPOCHSECONDS + 10)) sl local rem st rest up
+  local -a w
   for entry in "${LISTENERS[@]}"; do
-    IFS=$'\t' read -r pid ns port <<<"$entry"
+    IFS=$'\t' read -r pid ns port proto <<<"$entry"
     printf -v hex ':%04X' "$port"
     up=0
     while ((EPOCHSECONDS <= deadline)); do
       [[ -d /proc/$pid ]] || break
       if [[ /proc/$pid/ns/net -ef /run/netns/$ns ]]; then
-        while read -r sl local rem st rest; do
-          [[ $st == 0A && $local == *"$hex" ]] && { up=1; break; }
-        done <"/proc/$pid/net/tcp"
+        case $proto in
+          UDP)  while read -r sl local rem st rest; do
+                  [[ $st == 07 && $local == *"$hex" ]] && { up=1; break; }
+                done <"/proc/$pid/net/udp" ;;
+          SCTP) [[ -r /proc/$pid/net/sctp/eps ]] && while read -r -a w; do
+                  [[ ${w[5]:-} == "$port" ]] && { up=1; break; }
+                done <"/proc/$pid/net/sctp/eps" ;;
+          *)    while read -r sl local rem st rest; do
+                  [[ $st == 0A && $local == *"$hex" ]] && { up=1; break; }
+                done <"/proc/$pid/net/tcp" ;;
+        esac
       fi
       ((up)) && break
       pause 0.01
     done
-    ((up)) || event "listener-not-ready	$ns	$port"
+    ((up)) || event "listener-not-ready	$ns	$port	$proto"
   done
   LISTENERS=()
 }

@@ -1,7 +1,7 @@
 # datapath-lab agent — the probes (captures, connections, dumps). Sourced by ../agent.sh, which sets JOB, OUT, LAB,
 # the journal and the helpers used here; never run on its own.
 # --- probes ------------------------------------------------------------------------------
-# probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec  sport-base
+# probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec  sport-base  protocol(tcp|udp|sctp)
 # (attempt a of a single probe uses source port sport-base + a; every number is checked first)
 # dump-spec: comma list of kind:ns[:value] (value: bird's control socket, bpf's pin folder) with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
 # (bird: `birdc show protocols` and `show route all` on the control socket /run/<ns>.ctl)
@@ -91,13 +91,19 @@ dump() {  # dump KIND NS FILE [VALUE]
 
 # single: one connection per attempt (socat, own source port), stop at the first answer that
 # contains want-text (or the first answer when want-text is "-"); bulk: N sequential
-# connections from one bash process, counting answers.
+# connections from one bash process, counting answers. UDP: one datagram per attempt, the
+# answer is the datagram that comes back (the pod's server then sends an empty one, which ends
+# socat at once: null-eof); no answer within the timeout is an empty reply. SCTP: as TCP.
 probe_single() {
-  local id=$1 ns=$2 ip=$3 port=$4 attempts=$5 to=$6 want=$7 sport=$8
+  local id=$1 ns=$2 ip=$3 port=$4 attempts=$5 to=$6 want=$7 sport=$8 proto=${9:-tcp}
   local a reply rc
   for ((a = 1; a <= attempts; a++)); do
     local t0; t0=$(now)
-    reply=$(ip netns exec "$ns" socat -T "$to" -u "TCP:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err")
+    case $proto in
+      udp)  reply=$(printf 'probe %s\n' "$id" | ip netns exec "$ns" socat -T "$to" -t "$to" "UDP:$ip:$port,sourceport=$((sport + a)),reuseaddr,null-eof" STDIO 2>"$OUT/probe-$id.err") ;;
+      sctp) reply=$(ip netns exec "$ns" socat -T "$to" -u "SCTP-CONNECT:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err") ;;
+      *)    reply=$(ip netns exec "$ns" socat -T "$to" -u "TCP:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err") ;;
+    esac
     rc=$?
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$a" "$t0" "$(now)" "$rc" "${reply//[$'\r\n\t']/ }" >>"$OUT/probes.out"
     if ((rc == 0)) && [[ -n $reply ]] && { [[ $want == - ]] || [[ $reply == *"$want"* ]]; }; then
@@ -109,12 +115,23 @@ probe_single() {
 }
 
 probe_bulk() {
-  local id=$1 ns=$2 ip=$3 port=$4 count=$5 to=$6
+  local id=$1 ns=$2 ip=$3 port=$4 count=$5 to=$6 proto=${7:-tcp}
   local t0; t0=$(now)
-  # One process for all connections: bash's /dev/tcp needs no fork per connection.
-  # The script is a constant: every value reaches it as an argument ($1…$4), never as text.
+  # One process for all connections: bash's /dev/tcp needs no fork per connection. UDP and SCTP
+  # take one socat per connection (bash reads a socket byte by byte, and a datagram socket drops
+  # the rest of a datagram at the first byte read; /dev/sctp does not exist).
+  # The script is a constant: every value reaches it as an argument ($1…$5), never as text.
   ip netns exec "$ns" timeout "$((to * count + 5))" bash -c '
     for ((i = 1; i <= $3; i++)); do
+      if [[ $5 != tcp ]]; then
+        if [[ $5 == udp ]]; then
+          body=$(printf "probe %s\n" "$i" | socat -T "$4" -t "$4" "UDP:$1:$2,null-eof" STDIO)
+        else
+          body=$(socat -T "$4" -u "SCTP-CONNECT:$1:$2,connect-timeout=$4" STDOUT)
+        fi
+        if [[ $? == 0 && -n $body ]]; then printf "%s\t0\t%s\n" "$i" "${body//[$'"'\r\n'"']/ }"; else printf "%s\t1\t\n" "$i"; fi
+        continue
+      fi
       if exec 3<>"/dev/tcp/$1/$2"; then
         body=""; while IFS= read -r -t "$4" line <&3; do body+="${line//$'"'\r'"'/} "; done
         exec 3<&- 3>&-
@@ -122,7 +139,7 @@ probe_bulk() {
       else
         printf "%s\t1\t\n" "$i"
       fi
-    done' _ "$ip" "$port" "$count" "$to" >"$OUT/bulk-$id.tsv" 2>"$OUT/probe-$id.err"
+    done' _ "$ip" "$port" "$count" "$to" "$proto" >"$OUT/bulk-$id.tsv" 2>"$OUT/probe-$id.err"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "bulk" "$t0" "$(now)" "$?" "" >>"$OUT/probes.out"
 }
 
@@ -161,7 +178,7 @@ run_probes() {
     n=$((n + 1))
     local -a f
     IFS=$'\t' read -r -a f <<<"$line"
-    local id=${f[0]} ns=${f[1]} ip=${f[2]} port=${f[3]} attempts=${f[4]} to=${f[5]} want=${f[6]} mode=${f[7]} dumps=${f[8]:-} sport=${f[9]:-}
+    local id=${f[0]} ns=${f[1]} ip=${f[2]} port=${f[3]} attempts=${f[4]} to=${f[5]} want=${f[6]} mode=${f[7]} dumps=${f[8]:-} sport=${f[9]:-} proto=${f[10]:-tcp}
     # Numbers are checked before any arithmetic (bash evaluates a[$(cmd)] in arithmetic context).
     local v
     for v in "$port" "$attempts" "$to" "$sport"; do is_num "$v" && ((${#v} <= 6)) || fail "probe line $n: not a number: $v"; done
@@ -169,11 +186,12 @@ run_probes() {
     is_lab_ns "$ns" || fail "probe line $n: $ns is not a lab namespace"
     [[ $ip =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || fail "probe line $n: not an IPv4 address: $ip"
     [[ $mode == single || $mode == bulk ]] || fail "probe line $n: unknown mode $mode"
+    [[ $proto == tcp || $proto == udp || $proto == sctp ]] || fail "probe line $n: unknown protocol $proto"
     event "probe-start	$id"
     if [[ $mode == bulk ]]; then
-      probe_bulk "$id" "$ns" "$ip" "$port" "$attempts" "$to"
+      probe_bulk "$id" "$ns" "$ip" "$port" "$attempts" "$to" "$proto"
     else
-      probe_single "$id" "$ns" "$ip" "$port" "$attempts" "$to" "$want" "$sport"
+      probe_single "$id" "$ns" "$ip" "$port" "$attempts" "$to" "$want" "$sport" "$proto"
     fi
     event "probe-end	$id	$?"
     local d
