@@ -85,7 +85,7 @@ export function parseTarget(topo: Topology, target: string): { to: string; port:
  *  its source ports differ from the scenario's probes and from the previous ad-hoc probe's). */
 export function compileProbe(topo: Topology, scenario: Scenario, labId: string, req: ProbeRequest, seq: number): Compiled {
   const probe: Probe = {
-    name: 'lab probe', from: req.from, to: req.to, port: req.port, attempts: 1, timeoutSeconds: 2,
+    name: 'lab probe', from: req.from, to: req.to, port: req.port, protocol: 'tcp', attempts: 1, timeoutSeconds: 2,
     expect: { admittedBy: [], seen: [], notSeen: [], addressNeverSeen: [], conntrack: [], ipvs: [] },
   };
   const compiled = compileScenario(topo, { ...scenario, probes: [probe] }, labId);
