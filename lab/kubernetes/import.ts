@@ -2,9 +2,10 @@
  * `lab import DUMP`: a starter topology from a cluster dump (`kubectl get nodes,pods,services,
  * endpointslices -A -o yaml`). The dump itself stays the source of the pods, Services and
  * EndpointSlices (cluster.manifests points at it); the topology adds what a dump cannot say: the
- * vSwitches (one per /24 holding node InternalIPs — a dump does not carry the subnet mask), each node's
- * primary ENI in its vSwitch, the datapath, kube-proxy's release and --cluster-cidr, and one probe per
- * Service that a modelled pod serves. Pure: objects in, YAML text out.
+ * vSwitches (one per /24 holding node InternalIPs, and pod IPs for the ENI-based datapaths — a dump
+ * does not carry the subnet mask), the ENIs and per-pod fields of the datapath (./import-datapath.ts),
+ * kube-proxy's release and --cluster-cidr, and one probe per Service that a modelled pod serves.
+ * Pure: objects in, YAML text out.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,11 +13,11 @@ import { stringify } from 'yaml';
 import { InputError, type InputIssue } from '../errors.ts';
 import { cidrContains, intToIp, ipToInt } from '../net.ts';
 import { isKubeProxyVersion } from '../services/iptables/release.ts';
+import { placeDatapath, type ImportDatapath } from './import-datapath.ts';
 import { readManifests } from './manifests.ts';
 import { readClusterObjects, type ClusterObjects, type NodeObject, type PodObject, type ServiceObject } from './objects.ts';
 
-export const IMPORT_DATAPATHS = ['calico'] as const;
-export type ImportDatapath = (typeof IMPORT_DATAPATHS)[number];
+export { IMPORT_DATAPATHS, type ImportDatapath } from './import-datapath.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
@@ -35,20 +36,6 @@ export function coveringCidr(ips: readonly string[]): string | undefined {
   while (len > 0 && ints.some((n) => (n >>> (32 - len)) !== (ints[0]! >>> (32 - len)))) len--;
   const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
   return `${intToIp((ints[0]! & mask) >>> 0)}/${len}`;
-}
-
-function slash24(ip: string): string {
-  return `${intToIp((ipToInt(ip) & 0xffffff00) >>> 0)}/24`;
-}
-
-/** A gateway no node holds: the .253 convention, else the first free host address. */
-function gatewayFor(cidr: string, taken: ReadonlySet<string>): string {
-  const base = ipToInt(cidr.split('/')[0]!);
-  for (const host of [253, 1, 254, ...Array.from({ length: 250 }, (_, i) => i + 2)]) {
-    const ip = intToIp(base + host);
-    if (!taken.has(ip)) return ip;
-  }
-  return intToIp(base + 253);
 }
 
 function checkNames(objects: ClusterObjects): InputIssue[] {
@@ -106,13 +93,13 @@ export function importTopology(objects: ClusterObjects, o: ImportOptions): strin
   if (issues.length) throw new InputError(issues);
   const pods = placedPods(objects);
   const nodes = objects.nodes.filter((n) => n.internalIP);
-  const nodeIps = new Set(nodes.map((n) => n.internalIP!));
-  const blocks = [...new Set(nodes.map((n) => slash24(n.internalIP!)))].sort();
-  const vswitches = blocks.map((cidr, i) => ({ name: `vsw${i + 1}`, cidr, gateway: gatewayFor(cidr, nodeIps) }));
   const datapath = o.datapath ?? 'calico';
-  const routers = vswitches.map((v, i) => ({ name: `tor${i + 1}`, as: 64512, ip: v.gateway, vswitch: v.name, peers: [] as string[] }));
+  const place = placeDatapath(datapath, nodes, pods, coveringCidr);
   const clusterCIDR = coveringCidr(pods.map((p) => p.podIP!));
   const version = kubeProxyVersion(objects);
+  // The ClusterIPs' covering range stands for the apiserver's --service-cluster-ip-range (not in a
+  // dump): the eni and ipvlan datapaths route or redirect it (serviceProxy.serviceCIDR).
+  const serviceCIDR = datapath === 'eni' || datapath === 'ipvlan' ? coveringCidr(objects.services.map((s) => s.clusterIP).filter((ip): ip is string => !!ip && ip !== 'None')) : undefined;
   const topology = {
     apiVersion: 'datapath-lab/v1',
     family: 'imported',
@@ -120,28 +107,22 @@ export function importTopology(objects: ClusterObjects, o: ImportOptions): strin
     source: `lab import ${path.basename(o.manifestPath)}`,
     cluster: {
       manifests: [o.manifestPath],
-      datapath: { kind: datapath },
-      serviceProxy: { kind: 'iptables', ...(clusterCIDR ? { clusterCIDR } : {}), ...(version ? { version } : {}) },
-      vpc: { vswitches },
-      // Calico: each rack's ToR (a bridge holding the gateway) reflects the nodes' pod blocks.
-      routers,
-      nodes: nodes.map((n) => {
-        const v = vswitches.find((x) => cidrContains(x.cidr, n.internalIP!))!;
-        // The Node's spec.podCIDR comes with the dump; without one, the block its pods span.
-        const podCIDR = n.podCIDR ? undefined : coveringCidr(pods.filter((p) => p.nodeName === n.name).map((p) => p.podIP!));
-        return {
-          name: n.name,
-          rack: routers[vswitches.indexOf(v)]!.name,
-          ...(podCIDR ? { podCIDR } : {}),
-          enis: [{ name: 'eth0', vswitch: v.name, ip: n.internalIP }],
-        };
-      }),
+      datapath: place.datapath,
+      serviceProxy: {
+        kind: place.ebpfServices ? 'ebpf' : 'iptables',
+        ...(clusterCIDR ? { clusterCIDR } : {}), ...(serviceCIDR ? { serviceCIDR } : {}), ...(version ? { version } : {}),
+      },
+      vpc: { vswitches: place.vswitches },
+      ...(place.routers ? { routers: place.routers } : {}),
+      nodes: place.nodes,
+      ...(place.pods.length ? { pods: place.pods } : {}),
     },
     scenarios: starterScenarios(objects, pods),
   };
   const header = [
     `# Starter topology written by \`lab import\` from ${path.basename(o.manifestPath)}: the pods, Services and`,
-    '# EndpointSlices come from the dump (cluster.manifests); vSwitches are the /24s of the node IPs',
+    `# EndpointSlices come from the dump (cluster.manifests); datapath ${datapath}: vSwitches are the /24s of the`,
+    `# node IPs${datapath === 'calico' ? '' : ' and pod IPs'}${datapath === 'ipvlan' ? '; Services by eBPF on the pods\' ipvlan interfaces (Terway IPVLAN)' : ''}`,
     '# (a dump carries no subnet mask: widen them if your nodes share a larger subnet).',
   ].join('\n');
   return `${header}\n${stringify(topology, { lineWidth: 120, flowCollectionPadding: true })}`;
