@@ -62,6 +62,7 @@ export async function umlTerminal(s: LabState, object: string, ns: string): Prom
   let beats = 0;
   let beat: NodeJS.Timeout | undefined;
   let restored = false;
+  let onResize: (() => void) | undefined;
   const restore = () => {
     if (restored) return;
     restored = true;
@@ -97,6 +98,20 @@ export async function umlTerminal(s: LabState, object: string, ns: string): Prom
     }, 2000);
     writeFileSync(ctlFile(s, id, 'go'), '');
     process.stderr.write(`connected to ${object} in UML lab ${s.labId}: a terminal in the guest ("exit" or Ctrl-D to leave)\r\n`);
+    // A new window size goes to the guest console as a file named after it (agent/shell.sh).
+    let sized = 0;
+    onResize = () => {
+      const rows = process.stdout.rows;
+      const cols = process.stdout.columns;
+      if (!rows || !cols) return;
+      try {
+        writeFileSync(ctlFile(s, id, `size-${sized + 1}-${rows}x${cols}`), '');
+        const ctl = path.join(s.jobDir, 'ctl');
+        for (const f of readdirSync(ctl)) if (f.startsWith(`${id}.size-${sized}-`)) rmSync(path.join(ctl, f), { force: true });
+        sized++;
+      } catch { /* lab gone */ }
+    };
+    process.stdout.on('resize', onResize);
     if (user.isTTY) user.setRawMode(true);
     user.on('data', (b: Buffer) => { if (pending) pending.push(b); else toGuest.write(b); });
     user.resume();
@@ -109,6 +124,7 @@ export async function umlTerminal(s: LabState, object: string, ns: string): Prom
     return Number.isFinite(rc) ? rc : 1;
   } finally {
     clearInterval(beat);
+    if (onResize) process.stdout.off('resize', onResize);
     for (const sig of sigs) process.off(sig, hangUp);
     restore();
     user.pause();

@@ -2,7 +2,7 @@
 // natively and inside a UML guest (the workshop case: no root needed).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { Terminal } from '../helpers/terminal.ts';
 
@@ -42,6 +42,17 @@ async function terminalShell(t: import('ava').ExecutionContext, runner: string, 
     term.type('tty\r');
     // A terminal of its own: a pty natively, the guest console UML ties to a host pty in UML.
     t.regex(await term.until(/[\r\n]\/dev\/(pts\/\d+|tty[2-5])\r*\n/), runner === 'uml' ? /\/dev\/tty[2-5]/ : /\/dev\/pts\/\d+/);
+    // The window size follows the user's terminal: resize it (the CLI's stdin is its pty).
+    const pid = spawnSync('pgrep', ['-f', '-n', `cli.ts shell ecs1 --lab ${id}`], { encoding: 'utf8' }).stdout.trim();
+    t.truthy(pid, 'the shell command runs');
+    t.is(spawnSync('stty', ['-F', readlinkSync(`/proc/${pid}/fd/0`), 'rows', '33', 'cols', '101']).status, 0);
+    let size = '';
+    for (let i = 0; i < 20 && !/33 101/.test(size); i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      term.type('stty size\r');
+      size = await term.until(/[\r\n]\d+ \d+\r*\n/);
+    }
+    t.regex(size, /[\r\n]33 101\r*\n/);
     term.type('sleep 100\r');
     await untilRunning(runner, id, 'ecs1', 'sleep');
     term.type('\x03');

@@ -11,7 +11,8 @@
 # Protocol (files in $JOB/ctl, host → guest found by glob, never by a looked-up name: hostfs
 # caches negative lookups): <id>.tty (guest: the host pty to open) → <id>.go (host: attached and
 # drained) → shell runs → <id>.rc. <id>.hup ends it; the host renews <id>.beat.<n> every 2 s and
-# a session without a fresh one for 15 s is hung up (a host CLI that was killed).
+# a session without a fresh one for 15 s is hung up (a host CLI that was killed); a new window
+# size comes as <id>.size-<n>-<rows>x<cols>.
 #
 # Pipe mode (the host's stdin is not a terminal): `bash -s` reads <id>.in, writes <id>.out.
 #
@@ -69,14 +70,20 @@ wait_for() {
   return 1
 }
 
-# watch_tty ID PID: until PID ends, the host hangs up, or its heartbeat stops.
+# watch_tty ID PID N: until PID ends, the host hangs up, or its heartbeat stops. The host's
+# window size comes as <id>.size-<n>-<rows>x<cols>; setting it on the console makes the kernel
+# send SIGWINCH to the foreground job (tty_ioctl(4), TIOCSWINSZ).
 watch_tty() {
-  local f beat="" seen="" last=$SECONDS
+  local f beat="" seen="" last=$SECONDS size=0
   while kill -0 "$2" 2>/dev/null; do
     seen=""
     for f in "$JOB/ctl/$1".*; do
       [[ $f == "$JOB/ctl/$1.hup" ]] && return 0
       [[ $f == "$JOB/ctl/$1.beat."* ]] && seen=$f
+      if [[ ${f##*/} =~ ^$1\.size-([0-9]{1,9})-([0-9]{1,4})x([0-9]{1,4})$ ]] && ((BASH_REMATCH[1] > size)); then
+        size=${BASH_REMATCH[1]}
+        stty -F "/dev/tty$3" rows "${BASH_REMATCH[2]}" cols "${BASH_REMATCH[3]}" 2>/dev/null
+      fi
     done
     [[ -n $seen && $seen != "$beat" ]] && { beat=$seen; last=$SECONDS; }
     ((SECONDS - last > 15)) && return 0
@@ -116,7 +123,7 @@ shell_session() {  # ID NS MODE ROWS COLS OBJECT
         # and SIGQUIT (POSIX, "Asynchronous Lists"), and so would every command of the shell.
         setsid -w -c env --default-signal=INT,QUIT bash -c "$SHELL_WRAP_TTY" <&"$fd" >&"$fd" 2>&"$fd" {fd}>&- &
         pid=$!
-        watch_tty "$id" "$pid"
+        watch_tty "$id" "$pid" "$n"
         kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; }
       fi
     fi
