@@ -67,21 +67,23 @@ function kubeProxyVersion(objects: ClusterObjects): string | undefined {
   return versions.sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]))[0];
 }
 
-/** One probe per Service with a modelled, ready, listening endpoint: from a pod that is not one. */
+/** One probe per Service with a modelled, ready, listening endpoint: from a pod that is not one, over
+ *  the protocol of the Service's first port (TCP, UDP or SCTP). */
 function starterScenarios(objects: ClusterObjects, pods: readonly PodObject[]): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const s of objects.services) {
-    if (!s.clusterIP || s.type === 'ExternalName' || s.ports[0]?.protocol !== 'TCP') continue;
+    const proto = s.ports[0]?.protocol; // the probe speaks the first port's protocol (a probe's protocol field)
+    if (!s.clusterIP || s.type === 'ExternalName' || !proto) continue;
     const slices = objects.endpointSlices.filter((e) => e.namespace === s.namespace && e.serviceName === s.name);
     const eps = slices.flatMap((e) => e.endpoints.filter((x) => x.ready).map((x) => x.ip));
-    const served = pods.filter((p) => eps.includes(p.podIP!) && p.ports.some((x) => x.protocol === 'TCP'));
+    const served = pods.filter((p) => eps.includes(p.podIP!) && p.ports.some((x) => x.protocol === proto));
     if (served.length === 0) continue;
     const client = pods.find((p) => !eps.includes(p.podIP!));
     if (!client) continue;
     out.push({
       id: `svc-${s.name}`.slice(0, 60),
-      title: `${client.name} → ${s.namespace}/${s.name} ClusterIP ${s.clusterIP}:${s.ports[0]!.port}`,
-      probes: [{ from: client.name, to: `svc/${s.name}:clusterIP`, expect: { reachable: true } }],
+      title: `${client.name} → ${s.namespace}/${s.name} ClusterIP ${s.clusterIP}:${s.ports[0]!.port}${proto === 'TCP' ? '' : `/${proto}`}`,
+      probes: [{ from: client.name, to: `svc/${s.name}:clusterIP`, ...(proto === 'TCP' ? {} : { protocol: proto.toLowerCase() }), expect: { reachable: true } }],
     });
   }
   return out;

@@ -24,6 +24,8 @@ export function checkScenarioRefs(s: SemanticContext): void {
       const err = checkAddressRef(p.to, t);
       if (err) add([...pp, 'to'], err);
       if (p.backend && !pods.has(p.backend)) add([...pp, 'backend'], `unknown pod "${p.backend}"`);
+      // The checksum check reads TCP's pseudo-header sums (lab/checks/checksum.ts): not a datagram's.
+      if (p.expect.checksums && p.protocol !== 'tcp') add([...pp, 'expect', 'checksums'], `checksums are checked for TCP probes only (this probe is ${p.protocol})`);
       // Each check kind declares the references its expectations use (lab/checks/references.ts).
       for (const x of expectationIssues(p, t)) add([...pp, ...x.path], x.message);
     });

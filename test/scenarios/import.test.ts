@@ -122,3 +122,31 @@ test('lab import --datapath eni: a node with more pods than it can have ENIs is 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test.serial('lab import: a UDP Service (cluster DNS) gets a UDP starter probe, which its endpoint answers', async (t) => {
+  // The dump plus a CoreDNS pod on node-b serving 53/UDP, the kube-dns Service and its EndpointSlice.
+  const doc = parse(readFileSync(DUMP, 'utf8')) as { items: Record<string, unknown>[] };
+  doc.items.push(
+    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'coredns-7db6d8ff4d-2xk9l', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }, spec: { nodeName: 'node-b', containers: [{ name: 'coredns', image: 'coredns', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }] }] }, status: { podIP: '10.244.2.30' } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system' }, spec: { type: 'ClusterIP', clusterIP: '10.96.0.10', selector: { 'k8s-app': 'kube-dns' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 }] } },
+    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'kube-dns-x7k2p', namespace: 'kube-system', labels: { 'kubernetes.io/service-name': 'kube-dns' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.244.2.30'], conditions: { ready: true }, nodeName: 'node-b' }], ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] },
+  );
+  const dir = mkdtempSync(path.join(tmpdir(), 'dl-import-'));
+  try {
+    const dump = path.join(dir, 'dns.yaml');
+    writeFileSync(dump, stringify(doc));
+    await imported('calico', async (file) => {
+      const topo = loadTopology(file);
+      t.deepEqual(topo.cluster.pods.find((p) => p.name === 'coredns-7db6d8ff4d-2xk9l')!.listenUdp, [53], 'the UDP container port is a UDP listener');
+      const scenario = topo.scenarios.find((s) => s.id === 'svc-kube-dns')!;
+      t.is(scenario.probes[0]!.protocol, 'udp');
+      const report = await runScenario(topo, scenario, { runner: TEST_RUNNER, timeoutMs: 5 * 60_000 });
+      if (!report.passed) t.log(renderScenario(report, true));
+      t.falsy(report.error, report.error);
+      t.is(report.probes[0]!.answeredBy, 'coredns-7db6d8ff4d-2xk9l');
+      for (const c of report.probes[0]!.checks) t.true(c.passed, `${c.name}: expected ${c.expected}, observed ${c.observed}`);
+    }, dump);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -2,9 +2,14 @@
 // (no TCP flags) and SCTP's INIT / INIT ACK with the tags that pair them, and the capture filter
 // takes the probes' protocols.
 import test from 'ava';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { InputError } from '../../lab/errors.ts';
 import { decodeFrame, LINKTYPE_RAW } from '../../lab/evidence/pcapng.ts';
 import { parseTcpdump } from '../../lab/evidence/tcpdump.ts';
 import { captureFilter } from '../../lab/runners/job.ts';
+import { loadTopology, TOPOLOGY_DIR } from '../../lab/topology/load.ts';
 
 const RAW = { name: 'toolbox:eth0', linktype: LINKTYPE_RAW, tsUnit: 1e-9 };
 
@@ -65,4 +70,17 @@ test('the capture filter adds the protocols of the probes to TCP, never BGP', (t
   t.is(captureFilter([{ protocol: 'tcp' }]), 'tcp and not port 179');
   t.is(captureFilter([{ protocol: 'udp' }, { protocol: 'tcp' }, { protocol: 'udp' }]), '(tcp or udp) and not port 179');
   t.is(captureFilter([{ protocol: 'sctp' }]), '(tcp or sctp) and not port 179');
+});
+
+test('a UDP probe cannot ask for TCP checksums: exit 2 at the field', (t) => {
+  const text = readFileSync(`${TOPOLOGY_DIR}/kproxy.yaml`, 'utf8').replace('        protocol: udp\n        expect:\n', '        protocol: udp\n        expect:\n          checksums: true\n');
+  t.true(text.includes('checksums: true'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'dl-udp-'));
+  try {
+    writeFileSync(path.join(dir, 'kproxy.yaml'), text);
+    const e = t.throws(() => loadTopology(path.join(dir, 'kproxy.yaml')), { instanceOf: InputError }) as InputError;
+    t.regex(e.message, /kproxy\.yaml:\d+:\d+: scenarios\[\d+\]\.probes\[0\]\.expect\.checksums: checksums are checked for TCP probes only \(this probe is udp\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
