@@ -4,7 +4,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Compiled } from '../compile.ts';
-import { stepFile, type Plan, type Step } from '../plan.ts';
+import { executionSteps, stepFile, type Plan, type Step } from '../plan.ts';
 import { nsName } from '../names.ts';
 import { sourcePort, type DumpRequest } from '../contract.ts';
 import { nodeMapsDir } from '../services/ebpf-lb.ts';
@@ -60,7 +60,7 @@ export function renderJob(compiled: Compiled): Record<string, string> {
   const { plan, probes } = compiled;
   const files: Record<string, string> = { ...plan.files };
   const manifest: string[] = [];
-  plan.steps.forEach((step, i) => {
+  executionSteps(plan).forEach((step, i) => {
     let file: string | undefined;
     if (step.lines) {
       file = stepFile(step, i);
