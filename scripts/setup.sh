@@ -42,8 +42,11 @@ if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error
 # The tc eBPF load balancer, compiled from source (clang -target bpf) into .lab/bpf/lb4.o.
 bash scripts/build-bpf.sh >/dev/null
 # The lab's compiled helpers (lab/runners/native/): dlcap, one capture process for every lab
-# namespace (one pcapng stream); dlsysctl, every namespace's sysctls from one process.
+# namespace (one pcapng stream); dlsysctl, every namespace's sysctls from one process; dlnsrun,
+# many commands each in its namespace from one process; dlinit, a UML guest's mounts and poweroff.
 mkdir -p .lab
 gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
 gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c
+gcc -O2 -Wall -o .lab/dlnsrun lab/runners/native/dlnsrun.c
+gcc -O2 -Wall -o .lab/dlinit lab/runners/native/dlinit.c
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"

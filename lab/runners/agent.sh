@@ -55,18 +55,22 @@ journal() {
   echo "agent: $JOURNAL_FAILED" >&2
   return 1
 }
-# The start time of a process (field 22 of /proc/PID/stat): a pid is acted on only with it.
+# The start time of a process (field 22 of /proc/PID/stat): a pid is acted on only with it. Set in
+# PROC_START (empty when the process is gone), not printed: a command substitution forks, and a
+# fork costs in UML.
+PROC_START=""
 proc_start() {
   local st
+  PROC_START=""
   read -r st 2>/dev/null <"/proc/$1/stat" || return 1
   st=${st##*) }
   local -a sf
   read -r -a sf <<<"$st"
-  printf '%s' "${sf[19]}"
+  PROC_START=${sf[19]}
 }
 kill_recorded() {  # PID START
   [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] || return 0
-  [[ $(proc_start "$1") == "$2" ]] && kill -9 "$1" 2>/dev/null
+  proc_start "$1" && [[ $PROC_START == "$2" ]] && kill -9 "$1" 2>/dev/null
   return 0
 }
 is_lab_ns() { [[ $1 =~ ^dl-${LAB}-[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$ ]]; }
@@ -76,8 +80,9 @@ is_num() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 # The compiled helpers (native/*.c): next to the agent (container), via DL_<NAME>, or in the
 # repo's .lab/ (built by the runner). dlcap: one capture process for every lab namespace (one
-# pcapng stream); dlsysctl: every namespace's sysctls from one process. Empty when missing: the
-# agent then uses one tcpdump, one sysctl per namespace.
+# pcapng stream); dlsysctl: every namespace's sysctls from one process; dlnsrun: many commands,
+# each in its namespace, from one process (no `ip netns exec` per command). Empty when missing:
+# the agent then uses one tcpdump, one sysctl, one `ip netns exec` per namespace.
 find_tool() {  # find_tool VAR NAME OVERRIDE (no command substitution: a fork costs in UML)
   local c here=${BASH_SOURCE[0]%/*}
   printf -v "$1" '%s' ""
@@ -87,6 +92,7 @@ find_tool() {  # find_tool VAR NAME OVERRIDE (no command substitution: a fork co
 }
 find_tool DLCAP dlcap "${DL_DLCAP:-}"
 find_tool DLSYSCTL dlsysctl "${DL_DLSYSCTL:-}"
+find_tool DLNSRUN dlnsrun "${DL_DLNSRUN:-}"
 
 # The phases live in agent/*.sh, next to this script (bind-mounted beside it in a container).
 AGENT_DIR=${BASH_SOURCE[0]%/*}/agent
@@ -100,7 +106,7 @@ source "$AGENT_DIR/lifecycle.sh" || exit 10
 source "$AGENT_DIR/shell.sh" || exit 10
 
 # The agent itself, so that `lab down` can stop an agent whose command was killed (native).
-record_agent() { journal "agent	$$	$(proc_start $$)" || exit 13; }
+record_agent() { proc_start $$; journal "agent	$$	$PROC_START" || exit 13; }
 
 case "$PHASE" in
   queue)    queue ;;

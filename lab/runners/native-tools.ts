@@ -2,6 +2,8 @@
 // when missing or older than their source — like the UML xstate shim:
 //   dlcap     one capture process for a whole lab: a packet socket per namespace, one pcapng stream
 //   dlsysctl  the sysctl files of every namespace written from one process
+//   dlnsrun   many commands, each inside its namespace (setns, exec), from one process
+//   dlinit    the mounts at a UML guest's start and the summary and poweroff at its end (uml-init.sh)
 // The agent finds them in .lab/ (or next to itself in a container) and falls back to tcpdump and
 // sysctl when one is missing.
 import { execFileSync } from 'node:child_process';
@@ -10,9 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [] };
-export type NativeTool = 'dlcap' | 'dlsysctl';
-export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl'];
+const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: [] };
+export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit';
+export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit'];
 
 export function nativeToolPath(name: NativeTool): string {
   return path.resolve(here, '../..', '.lab', name);

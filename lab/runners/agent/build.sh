@@ -18,7 +18,8 @@ run_step() {
                 [[ $ctl == - ]] || { is_lab_ctl "$ctl" || { echo "control socket $ctl is not the lab's" >&2; return 2; }; journal "ctl	$ctl" || return 13; }
                 ip netns exec "$ns" "$@" >"$OUT/daemon-$name.log" 2>&1 </dev/null &
                 local dpid=$!
-                journal "daemon	$name	$dpid	$(proc_start "$dpid")" || { kill -9 "$dpid"; return 13; }
+                proc_start "$dpid"
+                journal "daemon	$name	$dpid	$PROC_START" || { kill -9 "$dpid"; return 13; }
                 echo "$dpid" >>"$OUT/daemons.pid"
                 for a in "$@"; do [[ $a =~ ^(TCP|UDP|SCTP)[46]?-(LISTEN|RECVFROM):([0-9]+) ]] && LISTENERS+=("$dpid	$ns	${BASH_REMATCH[3]}	${BASH_REMATCH[1]}"); done
                 printf '%s\tdaemon-start\t%s\n' "${EPOCHREALTIME/,/.}" "$name" >>"$OUT/events.tsv" ;;
@@ -85,7 +86,8 @@ journal_netns() {
 #   bpftool batch file FILE      a batch in the job folder whose pin paths are all the lab's
 #   bash BUILD_BPF OUTDIR        the repository's scripts/build-bpf.sh (compiles bpf/lb4.c)
 # Anything else is refused: a job is data, never a root shell.
-HERE=$(cd "$AGENT_DIR/.." && pwd)   # lab/runners
+# lab/runners, absolute (no command substitution when the agent was started by its absolute path)
+if [[ $AGENT_DIR == /* && $AGENT_DIR != *..* ]]; then HERE=${AGENT_DIR%/agent}; else HERE=$(cd "$AGENT_DIR/.." && pwd); fi
 BUILD_BPF="${HERE%/lab/runners}/scripts/build-bpf.sh"
 host_step() {
   local a
@@ -184,6 +186,45 @@ fail_step() {
   tool_failures "$OUT/step.err" || return 14
 }
 
+# nsrun_group N LINE KIND NS FILE: appends manifest step N (its text LINE) to the dlnsrun
+# groups (native/dlnsrun.c: NSPATH IN OUT ERR ARGC ARG…) — the command run_step runs, in the
+# namespace by setns instead of `ip netns exec` / `ip -n`. Fails (nothing added) for any other
+# kind or a namespace that is not the lab's (a path under /run/netns is built from it).
+NSRUN_ARGS=()
+NSRUN_STEPS=()
+NSRUN_LINES=()
+nsrun_group() {
+  local n=$1 line=$2 kind=$3 ns=${4:-} file="$JOB/${5:-}" e="$OUT/step.err"
+  [[ -n ${5:-} ]] && is_lab_ns "$ns" || return 1
+  case "$kind" in
+    ip)       NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 3 ip -batch "$file") ;;
+    iptables) NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 2 "$IPT_RESTORE" "$file") ;;
+    ipset)    NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 4 ipset restore -file "$file") ;;
+    ipvs)     NSRUN_ARGS+=("/run/netns/$ns" "$file" "$e" = 2 ipvsadm -R) ;;
+    *)        return 1 ;;
+  esac
+  NSRUN_STEPS+=("$n	$kind	$ns")
+  NSRUN_LINES+=("$line")
+}
+
+# nsrun_steps: runs the groups; one step-end event per step that ran (its own end time); the
+# first failure is the build's failure, reported as run_step's would be.
+nsrun_steps() {
+  local idx st end k failed=""
+  "$DLNSRUN" "${NSRUN_ARGS[@]}" >"$OUT/nsrun.status" 2>"$OUT/nsrun.err"
+  local rc=$?
+  while IFS=$'\t' read -r idx st end; do
+    k=$((idx - 1))
+    steps+="$end	step-end	${NSRUN_STEPS[k]}"$'\n'
+    ((st == 0)) || failed=$k
+  done <"$OUT/nsrun.status"
+  ((rc == 0)) && return 0
+  cat "$OUT/nsrun.err" >>"$OUT/step.err"
+  [[ -n $failed ]] || failed=0
+  fail_step "${NSRUN_STEPS[failed]%%	*}" "${NSRUN_LINES[failed]}" || return 14
+  return 1
+}
+
 build() {
   event "build-start"
   local n=0 i j line steps=""
@@ -208,6 +249,17 @@ build() {
       n=$((n + j - i - 1))
       i=$((j - 1))
       "$DLSYSCTL" "${args[@]}" 2>"$OUT/step.err" || { fail_step "$n" "$line" || return 14; return 1; }
+    elif [[ -n $DLNSRUN ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && nsrun_group "$n" "$line" "${f[@]}"; then
+      # Consecutive ip, iptables, ipset and ipvs steps in one process (dlnsrun), in order.
+      for ((j = i + 1; j < ${#lines[@]}; j++)); do
+        IFS=$'\t' read -r -a g <<<"${lines[j]}"
+        g=("${g[@]//@JOB@/$JOB}")
+        nsrun_group "$((n + 1))" "${lines[j]}" "${g[@]}" || break
+        n=$((n + 1))
+      done
+      i=$((j - 1))
+      nsrun_steps || return $?
+      continue
     elif ! run_step "${f[@]}" 2>"$OUT/step.err"; then
       [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
       fail_step "$n" "$line" || return 14

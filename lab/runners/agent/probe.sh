@@ -20,7 +20,8 @@ start_captures() {
     coproc CAP { exec "$DLCAP" "$OUT/capture.pcapng" "$filter" "${spaces[@]}" 2>"$OUT/capture.err"; }
     CAP_PIDS+=("$CAP_PID")
     # It runs in the root namespace: journalled, so that teardown and `lab down` stop it.
-    journal "daemon	dlcap	$CAP_PID	$(proc_start "$CAP_PID")" || kill -9 "$CAP_PID"
+    proc_start "$CAP_PID"
+    journal "daemon	dlcap	$CAP_PID	$PROC_START" || kill -9 "$CAP_PID"
     CAP_MODE=dlcap
     return 0
   fi
@@ -69,7 +70,7 @@ dump() {  # dump KIND NS FILE [VALUE]
   local kind=$1 ns=$2 f=$3
   case "$kind" in
     conntrack) ip netns exec "$ns" conntrack -L -o extended >"$f" 2>/dev/null ;;
-    ipvs)      ip netns exec "$ns" ipvsadm -Ln --tcp-service-only 2>/dev/null >"$f" || ip netns exec "$ns" ipvsadm -Ln >"$f" 2>&1 ;;
+    ipvs)      ip netns exec "$ns" ipvsadm -Ln >"$f" 2>&1 ;;
     ipvsconn)  ip netns exec "$ns" ipvsadm -Lnc >"$f" 2>&1 ;;
     iptables)  ip netns exec "$ns" "$IPT_SAVE" -c >"$f" 2>&1 ;;
     route)     { ip -n "$ns" route show table all; } >"$f" 2>&1 ;;
@@ -89,6 +90,33 @@ dump() {  # dump KIND NS FILE [VALUE]
   esac
 }
 
+# dump_group KIND NS FILE: a dump that is one command in a lab namespace, as a dlnsrun group
+# (native/dlnsrun.c) appended to DUMP_ARGS — the same command and output file as dump(), without
+# `ip netns exec` / `ip -n` around it. Fails (nothing added) for the other kinds or without dlnsrun.
+DUMP_ARGS=()
+dump_group() {
+  local kind=$1 ns=$2 f=$3 p=/run/netns/$2
+  [[ -n $DLNSRUN ]] && is_lab_ns "$ns" || return 1
+  case "$kind" in
+    conntrack) DUMP_ARGS+=("$p" - "$f" /dev/null 4 conntrack -L -o extended) ;;
+    ipvs)      DUMP_ARGS+=("$p" - "$f" = 2 ipvsadm -Ln) ;;
+    ipvsconn)  DUMP_ARGS+=("$p" - "$f" = 2 ipvsadm -Lnc) ;;
+    iptables)  DUMP_ARGS+=("$p" - "$f" = 2 "$IPT_SAVE" -c) ;;
+    route)     DUMP_ARGS+=("$p" - "$f" = 5 ip route show table all) ;;
+    rule)      DUMP_ARGS+=("$p" - "$f" = 3 ip rule show) ;;
+    neigh)     DUMP_ARGS+=("$p" - "$f" = 3 ip neigh show) ;;
+    link)      DUMP_ARGS+=("$p" - "$f" = 4 ip -d link show) ;;
+    addr)      DUMP_ARGS+=("$p" - "$f" = 3 ip addr show) ;;
+    *)         return 1 ;;
+  esac
+}
+
+# dump_all: runs the dumps dump_group collected, one process for all of them.
+dump_all() {
+  ((${#DUMP_ARGS[@]})) && "$DLNSRUN" -k "${DUMP_ARGS[@]}" >/dev/null 2>>"$OUT/dump.err"
+  DUMP_ARGS=()
+}
+
 # single: one connection per attempt (socat, own source port), stop at the first answer that
 # contains want-text (or the first answer when want-text is "-"); bulk: N sequential
 # connections from one bash process, counting answers. UDP: one datagram per attempt, the
@@ -98,14 +126,14 @@ probe_single() {
   local id=$1 ns=$2 ip=$3 port=$4 attempts=$5 to=$6 want=$7 sport=$8 proto=${9:-tcp}
   local a reply rc
   for ((a = 1; a <= attempts; a++)); do
-    local t0; t0=$(now)
+    local t0=${EPOCHREALTIME/,/.}
     case $proto in
       udp)  reply=$(printf 'probe %s\n' "$id" | ip netns exec "$ns" socat -T "$to" -t "$to" "UDP:$ip:$port,sourceport=$((sport + a)),reuseaddr,null-eof" STDIO 2>"$OUT/probe-$id.err") ;;
       sctp) reply=$(ip netns exec "$ns" socat -T "$to" -u "SCTP-CONNECT:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err") ;;
       *)    reply=$(ip netns exec "$ns" socat -T "$to" -u "TCP:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err") ;;
     esac
     rc=$?
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$a" "$t0" "$(now)" "$rc" "${reply//[$'\r\n\t']/ }" >>"$OUT/probes.out"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$a" "$t0" "${EPOCHREALTIME/,/.}" "$rc" "${reply//[$'\r\n\t']/ }" >>"$OUT/probes.out"
     if ((rc == 0)) && [[ -n $reply ]] && { [[ $want == - ]] || [[ $reply == *"$want"* ]]; }; then
       return 0
     fi
@@ -116,7 +144,7 @@ probe_single() {
 
 probe_bulk() {
   local id=$1 ns=$2 ip=$3 port=$4 count=$5 to=$6 proto=${7:-tcp}
-  local t0; t0=$(now)
+  local t0=${EPOCHREALTIME/,/.}
   # One process for all connections: bash's /dev/tcp needs no fork per connection. UDP and SCTP
   # take one socat per connection (bash reads a socket byte by byte, and a datagram socket drops
   # the rest of a datagram at the first byte read; /dev/sctp does not exist).
@@ -149,8 +177,9 @@ final_dumps() {
   local kind ns arg
   while IFS=$'\t' read -r kind ns arg || [[ -n $kind ]]; do
     [[ -z $kind ]] && continue
-    dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt" "$arg"
+    dump_group "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt" || dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt" "$arg"
   done <"$JOB/dumps.tsv"
+  dump_all
 }
 
 # Counters before the probes, on a lab that is up and has seen traffic already (lab check, lab
@@ -202,8 +231,9 @@ run_probes() {
       # kind:namespace[:value] — the value (a control socket, a pin folder) comes from the job.
       kind=${spec%%:*} rest=${spec#*:} dns=${rest%%:*} arg=""
       [[ $rest == *:* ]] && arg=${rest#*:}
-      dump "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" "$arg"
+      dump_group "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" || dump "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" "$arg"
     done
+    dump_all   # this probe's counters and tables, from one process
   done <"$JOB/probes.tsv"
   tool_failures "$OUT"/probe-*.err "$OUT"/daemon-*.log
   stop_captures

@@ -1,0 +1,60 @@
+/**
+ * dlnsrun (lab/runners/native/dlnsrun.c, built from source) runs commands inside two throw-away
+ * network namespaces (held by `unshare -n` processes) from one process: each command sees its own
+ * namespace (a veth pair made in one is absent from the other and from the test's), input and
+ * output files are honoured, a failing command stops the run unless -k, one status line per
+ * command that ran, and a malformed argument list runs nothing (exit 2). Needs root and gcc: a
+ * missing prerequisite FAILS the file.
+ */
+import test from 'ava';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
+
+const links = (pid: number) => execFileSync('nsenter', ['-t', String(pid), '-n', 'ip', '-o', 'link', 'show'], { encoding: 'utf8' });
+
+test('dlnsrun: one process, each command in its own namespace, stops at the first failure', async (t) => {
+  t.is(process.getuid?.(), 0, 'needs root (setns into network namespaces)');
+  const built = ensureNativeTool('dlnsrun');
+  t.truthy(built.path, built.error);
+  const dir = mkdtempSync(join(tmpdir(), 'dlnsrun-test-'));
+  const holders: ChildProcess[] = [spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' }), spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' })];
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const [a, b] = holders.map((h) => h.pid!) as [number, number];
+    const [na, nb] = [`/proc/${a}/ns/net`, `/proc/${b}/ns/net`];
+    writeFileSync(join(dir, 'a.ip'), 'link add dlnsrun0 type veth peer name dlnsrun1\n');
+    const out = join(dir, 'b.links');
+    const ok = spawnSync(built.path!, [na, '-', join(dir, 'a.err'), '=', '3', 'ip', '-batch', join(dir, 'a.ip'), nb, '-', out, '=', '3', 'ip', 'link', 'show', nb, join(dir, 'a.ip'), '-', '-', '1', 'cat'], { encoding: 'utf8' });
+    t.is(ok.status, 0, ok.stderr);
+    t.regex(links(a), /dlnsrun0/);
+    t.notRegex(links(b), /dlnsrun0/);
+    t.notRegex(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }), /dlnsrun0/);
+    t.regex(readFileSync(out, 'utf8'), /^1: lo:/);
+    const lines = ok.stdout.split('\n').filter(Boolean);
+    t.is(lines.length, 4, ok.stdout); // three status lines, then cat's copy of a.ip (stdout kept)
+    t.regex(ok.stdout, /^1\t0\t\d+\.\d{6}\n/);
+    t.true(ok.stdout.includes('link add dlnsrun0 type veth peer name dlnsrun1\n'));
+    // The same link again fails: the run stops there (the third command never runs) …
+    const stop = spawnSync(built.path!, [na, '-', join(dir, 'again.err'), '=', '3', 'ip', '-batch', join(dir, 'a.ip'), nb, '-', join(dir, 'never'), '-', '2', 'ip', 'link'], { encoding: 'utf8' });
+    t.is(stop.status, 1);
+    t.regex(stop.stdout, /^1\t[1-9]\d*\t/);
+    t.is(stop.stdout.split('\n').filter(Boolean).length, 1);
+    t.regex(readFileSync(join(dir, 'again.err'), 'utf8'), /File exists/);
+    t.false(existsSync(join(dir, 'never')));
+    // … unless -k: every command runs.
+    const keep = spawnSync(built.path!, ['-k', na, '-', '/dev/null', '=', '3', 'ip', '-batch', join(dir, 'a.ip'), nb, '-', join(dir, 'ran'), '=', '2', 'ip', 'link'], { encoding: 'utf8' });
+    t.is(keep.status, 1);
+    t.is(keep.stdout.split('\n').filter(Boolean).length, 2);
+    t.true(existsSync(join(dir, 'ran')));
+    // A group whose ARGC overruns the list: nothing runs.
+    const bad = spawnSync(built.path!, [nb, '-', join(dir, 'bad'), '=', '9', 'ip', 'link'], { encoding: 'utf8' });
+    t.is(bad.status, 2);
+    t.false(existsSync(join(dir, 'bad')));
+  } finally {
+    for (const h of holders) h.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
