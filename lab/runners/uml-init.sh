@@ -9,7 +9,12 @@
 # summary is missing.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 rc=12
+# The compiled helper (native/dlinit.c, built by the runner) makes the same system calls as the
+# commands below from one process at the start and one at the end; they are the fallback.
+DLINIT=${0%/*}/../../.lab/dlinit
+[[ -x $DLINIT ]] || DLINIT=""
 finish() {
+  [[ -n $DLINIT ]] && "$DLINIT" finish "$rc"   # does not return
   sync
   if [[ -w /dev/tty1 || -e /dev/tty1 ]]; then
     stty -F /dev/tty1 raw -echo 2>/dev/null
@@ -20,31 +25,35 @@ finish() {
 }
 trap finish EXIT
 
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-mount -t tmpfs tmpfs /run
-# One mkdir for every directory under /run, and the kernel release read, not run (uname): a
-# process costs 25-230 ms in here.
-mkdir -p /run/netns /run/dl-job /run/tmp
-read -r kver </proc/sys/kernel/osrelease
-# Never write the host's /lib/modules: overlay the UML module tree on a tmpfs.
-mount -t tmpfs tmpfs /lib/modules
-mkdir -p "/lib/modules/$kver"
-mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
-mount -t bpf bpf /sys/fs/bpf 2>/dev/null
-# The job dir gets a fixed short path in the guest (the agent resolves @JOB@ to it). A hostfs
-# mount of the host's path, not a bind: root's job lives under the host's /run/datapath-lab,
-# which the tmpfs above hides inside the guest.
-mount -t hostfs -o "$DL_JOB" hostfs /run/dl-job
+if [[ -n $DLINIT ]]; then
+  "$DLINIT" setup "$DL_JOB"
+else
+  mount -t proc proc /proc
+  mount -t sysfs sysfs /sys
+  mount -t devtmpfs devtmpfs /dev 2>/dev/null
+  [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+  mount -t tmpfs tmpfs /run
+  # One mkdir for every directory under /run, and the kernel release read, not run (uname): a
+  # process costs 25-230 ms in here.
+  mkdir -p /run/netns /run/dl-job /run/tmp
+  read -r kver </proc/sys/kernel/osrelease
+  # Never write the host's /lib/modules: overlay the UML module tree on a tmpfs.
+  mount -t tmpfs tmpfs /lib/modules
+  mkdir -p "/lib/modules/$kver"
+  mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
+  mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+  # The job dir gets a fixed short path in the guest (the agent resolves @JOB@ to it). A hostfs
+  # mount of the host's path, not a bind: root's job lives under the host's /run/datapath-lab,
+  # which the tmpfs above hides inside the guest.
+  mount -t hostfs -o "$DL_JOB" hostfs /run/dl-job
+  ip link set lo up
+fi
 DL_JOB=/run/dl-job
 # The lab's journal needs no fsync in here: what the guest makes dies with the guest.
 export DL_JOURNAL_SYNC=0
 # /tmp stays the host's: the repository and the job may live there (CI clones into /tmp).
 # Temporary files of the guest's tools go to its own tmpfs instead.
 export TMPDIR=/run/tmp
-ip link set lo up
 
 IFS=',' read -r -a mods <<<"${DL_MODULES:-}"
 # One modprobe process for the whole list (a process costs 25-230 ms in here).
@@ -52,5 +61,7 @@ IFS=',' read -r -a mods <<<"${DL_MODULES:-}"
 # The UML kernel has no nf_tables for IPv4: iptables must be the legacy backend in here.
 export DL_IPTABLES_RESTORE=iptables-legacy-restore DL_IPTABLES_SAVE=iptables-legacy-save
 
-bash "$(dirname "$0")/agent.sh" "$DL_JOB" "${DL_PHASE:-all}" >"$DL_JOB/out/agent.log" 2>&1
+# One job (phase all): the guest powers off after it, which removes the lab with the guest's kernel.
+[[ ${DL_PHASE:-all} == all ]] && export DL_GUEST_TEARDOWN=poweroff
+bash "${0%/*}/agent.sh" "$DL_JOB" "${DL_PHASE:-all}" >"$DL_JOB/out/agent.log" 2>&1
 rc=$?

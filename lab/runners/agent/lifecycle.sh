@@ -29,6 +29,15 @@ teardown() {
   event "teardown-end"
 }
 
+# The teardown of a one-job guest: the guest's poweroff (uml-init.sh, after this agent exits)
+# removes the lab with the guest's kernel. The capture is stopped so its stream ends whole.
+guest_teardown() {
+  event "teardown-start	poweroff"
+  local p
+  for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+  event "teardown-end"
+}
+
 flush_netns() {
   ((${#NSS[@]})) || return 0
   declare -A lab_ino=()
@@ -120,7 +129,7 @@ queue() {
       read -r rel <"$req"
       dir=$root/$rel
       [[ $rel != *..* && -d $dir/out ]] || { printf '10 %s\n' "$kernel" >"$q/$id.rc"; continue; }
-      bash "$0" "$dir" all >"$dir/out/agent.log" 2>&1
+      DL_GUEST_TEARDOWN= bash "$0" "$dir" all >"$dir/out/agent.log" 2>&1   # the guest lives on: teardown by the journal
       printf '%s %s\n' "$?" "$kernel" >"$q/$id.rc"
       last=$EPOCHSECONDS
     done
