@@ -114,7 +114,7 @@ shell_session() {  # ID NS MODE ROWS COLS OBJECT
     exec {fd}<>"/dev/tty$n"
     pty=$(host_pty "$n")
     if [[ -z $pty ]]; then
-      printf 'agent: console %s has no host terminal\n' "$n" >"$ctl/$id.out"; rc=10
+      printf 'agent: console %s has no host terminal (a lab brought up before lab shell had terminals: take it down and up again)\n' "$n" >"$ctl/$id.out"; rc=10
     else
       printf '%s\n' "$pty" >"$ctl/$id.tty"
       if wait_for "$id" go 30; then
