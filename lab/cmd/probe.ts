@@ -1,5 +1,5 @@
 // lab probe: one ad-hoc probe on the lab that is up, printed as a scenario probe is (lab/workshop/probe.ts).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { EXIT } from '../errors.ts';
 import { pickLab } from '../interactive.ts';
 import { writableOutput } from '../options.ts';
@@ -7,6 +7,7 @@ import { printableDeep } from '../report/escape.ts';
 import { bold, dim, red, probeJson, renderProbe } from '../report/terminal.ts';
 import { probeLab, type ProbeRun } from '../workshop/probe.ts';
 import type { LabState } from '../interactive.ts';
+import type { ProbeProtocol } from '../model.ts';
 import { labOption } from './options.ts';
 
 interface ProbeOptions {
@@ -14,6 +15,7 @@ interface ProbeOptions {
   json?: boolean;
   verbose?: boolean;
   pcap?: string;
+  protocol?: ProbeProtocol;
 }
 
 function render(s: LabState, run: ProbeRun, verbose?: boolean): string {
@@ -48,13 +50,14 @@ export function registerProbe(program: Command): void {
     .argument('<from>', 'the pod, node or client it leaves from')
     .argument('<to>', 'TO[:PORT]: a pod, node or client, svc/NAME[:clusterIP|:externalIP], slb/NAME or an IPv4 address; PORT defaults to the service\'s first port or the pod\'s listener')
     .addOption(labOption('the only one up, or the only one that has FROM'))
+    .addOption(new Option('--protocol <p>', 'tcp, udp or sctp (default: the service port\'s protocol, else tcp)').choices(['tcp', 'udp', 'sctp']))
     .option('--json', 'one JSON document')
     .option('-v, --verbose', 'also every packet captured, per interface')
     .option('--pcap <file>', 'also write the probe\'s capture: one pcapng, every interface named object:iface (Wireshark, tcpdump -r)')
     .action(async (from: string, to: string, o: ProbeOptions) => {
       const s = pickLab(o.lab, from);
       if (o.pcap) writableOutput('--pcap', o.pcap);
-      const run = await probeLab(s, from, to, o.pcap);
+      const run = await probeLab(s, from, to, o.pcap, o.protocol);
       if (o.pcap) process.stderr.write(run.pcap ? `capture written to ${run.pcap}\n` : `lab: no pcapng capture of this probe (the capture process dlcap was not available, the run broke, or the file could not be written): ${o.pcap} not written\n`);
       process.stdout.write(o.json ? json(s, run) : render(s, run, o.verbose));
       process.exitCode = run.error || !run.probe ? EXIT.infra : run.story?.verdict.kind === 'delivered' ? EXIT.ok : EXIT.failed;

@@ -68,7 +68,7 @@ function processExists(pid: number): boolean {
   }
 }
 
-/** The job's probe files for this run: the probe list, the final dumps, and the baseline —
+/** The job's probe files for this run: the probe list, the final dumps, the capture filter and the baseline —
  *  every namespace whose iptables counters a probe reads, dumped before the first probe. */
 function writeProbeFiles(s: LabState, compiled: Compiled): void {
   const files = renderJob(compiled);
@@ -80,7 +80,8 @@ function writeProbeFiles(s: LabState, compiled: Compiled): void {
     baseline.push(`iptables\t${nsName(compiled.plan.labId, d.object)}`);
   }
   files['baseline.tsv'] = baseline.length ? baseline.join('\n') + '\n' : '';
-  for (const f of ['probes.tsv', 'dumps.tsv', 'baseline.tsv']) {
+  // The capture filter too: an ad-hoc UDP or SCTP probe on a lab whose scenario probes only TCP.
+  for (const f of ['probes.tsv', 'dumps.tsv', 'baseline.tsv', 'capture-filter']) {
     const tmp = path.join(s.jobDir, `${f}.${process.pid}.tmp`);
     writeFileSync(tmp, files[f] ?? '');
     renameSync(tmp, path.join(s.jobDir, f));

@@ -13,7 +13,7 @@ import { dumpFile, type DumpRequest } from '../contract.ts';
 import { EXIT, LabError } from '../errors.ts';
 import type { Story } from '../explain/story.ts';
 import type { LabState } from '../interactive.ts';
-import type { Probe, Scenario, Topology } from '../model.ts';
+import type { Probe, ProbeProtocol, Scenario, Topology } from '../model.ts';
 import { nsName } from '../names.ts';
 import { parseConntrack } from '../evidence/conntrack.ts';
 import { resolveAddress } from '../topology/refs.ts';
@@ -26,6 +26,7 @@ export interface ProbeRequest {
   from: string;
   to: string;
   port: number;
+  protocol: ProbeProtocol;
 }
 
 export interface ProbeRun {
@@ -61,13 +62,13 @@ function addressRefs(topo: Topology): string[] {
 }
 
 /** TO[:PORT] → the address reference and the port (the target's obvious one when not given). */
-export function parseTarget(topo: Topology, target: string): { to: string; port: number } {
+export function parseTarget(topo: Topology, target: string, protocol?: ProbeProtocol): { to: string; port: number; protocol: ProbeProtocol } {
   const m = /^(.*):([0-9]+)$/.exec(target);
   const to = m ? m[1]! : target;
   let port: number | undefined;
   if (m) {
     port = Number(m[2]);
-    if (!/^[0-9]{1,5}$/.test(m[2]!) || port < 1 || port > 65535) throw usage(`probe: "${target}": port ${m[2]} is not a TCP port (1 to 65535)`);
+    if (!/^[0-9]{1,5}$/.test(m[2]!) || port < 1 || port > 65535) throw usage(`probe: "${target}": port ${m[2]} is not a port (1 to 65535)`);
   }
   let resolved;
   try {
@@ -78,14 +79,22 @@ export function parseTarget(topo: Topology, target: string): { to: string; port:
   }
   port ??= resolved.port;
   if (port === undefined) throw usage(`probe: TO "${to}" has no obvious port (only a service, an SLB or a pod that listens has one): give it as ${to}:PORT`);
-  return { to, port };
+  return { to, port, protocol: protocol ?? serviceProtocol(topo, to, port) };
+}
+
+/** A service port's protocol when TO is a service with that port (its first such port: kube-dns's
+ *  53 is UDP before TCP as the Service lists it), else TCP; --protocol chooses otherwise. */
+function serviceProtocol(topo: Topology, to: string, port: number): ProbeProtocol {
+  const name = /^svc\/([a-z0-9-]+)/.exec(to)?.[1];
+  const sp = topo.cluster.services.find((x) => x.name === name)?.ports.find((x) => x.port === port);
+  return sp ? (sp.protocol.toLowerCase() as ProbeProtocol) : 'tcp';
 }
 
 /** The scenario compiled for this lab with REQ as its only probe (id pN with N from `seq`, so that
  *  its source ports differ from the scenario's probes and from the previous ad-hoc probe's). */
 export function compileProbe(topo: Topology, scenario: Scenario, labId: string, req: ProbeRequest, seq: number): Compiled {
   const probe: Probe = {
-    name: 'lab probe', from: req.from, to: req.to, port: req.port, protocol: 'tcp', attempts: 1, timeoutSeconds: 2,
+    name: 'lab probe', from: req.from, to: req.to, port: req.port, protocol: req.protocol, attempts: 1, timeoutSeconds: 2,
     expect: { admittedBy: [], seen: [], notSeen: [], addressNeverSeen: [], conntrack: [], ipvs: [] },
   };
   const compiled = compileScenario(topo, { ...scenario, probes: [probe] }, labId);
@@ -126,9 +135,9 @@ function conntrackOf(s: LabState, compiled: Compiled, probe: ProbeResult): Probe
   return out;
 }
 
-export async function probeLab(s: LabState, from: string, target: string, pcap?: string): Promise<ProbeRun> {
+export async function probeLab(s: LabState, from: string, target: string, pcap?: string, protocol?: ProbeProtocol): Promise<ProbeRun> {
   const { topo, scenario } = locateScenario(s.scenario, s.file);
-  const req = { from: checkFrom(s, from), ...parseTarget(topo, target) };
+  const req = { from: checkFrom(s, from), ...parseTarget(topo, target, protocol) };
   const compiled = compileProbe(topo, scenario, s.labId, req, nextSeq(s));
   const run = await probeLive(s, topo, compiled, pcap);
   const probe = run.probes[0];

@@ -126,7 +126,8 @@ for (const k of CASES) {
         [['probe', k.from, k.toTypo[0]], new RegExp(`did you mean "${esc(k.toTypo[1])}"`)],
         [['probe', k.from, k.noPort], new RegExp(`no obvious port.*${k.noPort}:PORT`)],
         [['probe', k.from, k.closed.ip], new RegExp(`no obvious port.*${esc(k.closed.ip)}:PORT`)],
-        [['probe', k.from, `${k.closed.pod}:70000`], /not a TCP port/],
+        [['probe', k.from, `${k.closed.pod}:70000`], /70000 is not a port/],
+        [['probe', k.from, k.to, '--protocol', 'icmp'], /--protocol.*icmp.*tcp, udp, sctp/],
         [['probe', k.notSender[0], k.to], new RegExp(`is a ${k.notSender[1]} .*pod, node or client`)],
         [['probe', k.from, k.to, '--pcap', path.join(dir, 'missing', 'x.pcapng')], /--pcap/],
         [['probe', k.from, k.to, '--pcap', link], /--pcap: .* is a symbolic link/],
@@ -176,6 +177,31 @@ test.serial('lab probe on trunk-8-deny (uml): the blocked pair is dropped by the
     t.true(atVswitch.length > 0, 'the SYN entered the vSwitch');
     t.is(moved, atVswitch.length, `counter +${moved}, SYNs in: ${atVswitch.length}`);
     t.false(packets.some((p) => p.flags === 'S' && p.sport === sport && p.object === 'nginx'), 'nginx never saw the SYN');
+  } finally {
+    down(t, labId);
+  }
+});
+
+// An ad-hoc UDP probe on a lab whose DNS Service has a UDP and a TCP port 53: by default the
+// service port's protocol (UDP, the first), with --protocol tcp the other port; each with its own
+// datagram or SYN in the capture and its own conntrack entry on the node.
+test.serial('lab probe over UDP and TCP to kube-dns (kproxy-5, native): the protocol of the service port, or --protocol', (t) => {
+  const labId = up(t, 'kproxy-5', 'native');
+  try {
+    for (const [proto, args] of [['udp', []], ['tcp', ['--protocol', 'tcp']]] as const) {
+      const pcap = path.join(dir, `kube-dns-${proto}.pcapng`);
+      const r = lab(['probe', 'toolbox', 'svc/kube-dns:53', ...args, '--lab', labId, '--json', '--pcap', pcap]);
+      t.is(r.status, 0, `${proto}: ${r.stdout.slice(0, 3000)}\n${r.stderr}`);
+      const doc = JSON.parse(r.stdout) as ProbeDoc;
+      t.is(doc.verdict.kind, 'delivered', doc.verdict.summary);
+      t.regex(doc.probe.answeredBy ?? '', /^coredns-/);
+      const sport = doc.probe.attempts[0]!.sport;
+      const packets = checkPcap(t, pcap).filter((p) => p.sport === sport && p.object === 'toolbox' && p.dir === 'Out');
+      t.true(packets.length > 0, `${proto}: the request left toolbox`);
+      t.true(packets.every((p) => (proto === 'udp' ? p.proto === 'udp' : p.proto === undefined)), `${proto}: ${JSON.stringify(packets.map((p) => [p.proto, p.flags]))}`);
+      const ct = doc.conntrack.find((c) => c.object === 'worker-a');
+      t.truthy(ct?.entries.find((e) => new RegExp(`\\b${proto}\\b`).test(e) && e.includes('dst=10.196.0.10') && e.includes(`sport=${sport}`)), `${proto}: ${JSON.stringify(doc.conntrack)}`);
+    }
   } finally {
     down(t, labId);
   }
