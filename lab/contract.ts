@@ -10,6 +10,8 @@ import type { Plan } from './plan.ts';
 export interface DumpRequest {
   kind: string;
   object: string;
+  /** Taken only when a probe of the run so far went unanswered (the tables that name a drop's cause). */
+  unanswered?: boolean;
 }
 
 export interface ProbeSpec {

@@ -72,7 +72,7 @@ export function renderJob(compiled: Compiled): Record<string, string> {
   files['namespaces'] = plan.namespaces.map((n) => n.ns).join('\n') + '\n';
   files['probes.tsv'] = probes.map((p) => [
     p.id, nsName(plan.labId, p.from), p.dstIp, String(p.dstPort), String(p.attempts), String(p.timeout), p.want, p.mode,
-    p.dumps.map((d) => [d.kind, nsName(plan.labId, d.object), ...dumpValue(plan, d)].join(':')).join(','),
+    p.dumps.map((d) => [`${d.unanswered ? '?' : ''}${d.kind}`, nsName(plan.labId, d.object), ...dumpValue(plan, d)].join(':')).join(','),
     String(sourcePort(p.index, 0)), p.protocol,
   ].map(checkField).join('\t')).join('\n') + (probes.length ? '\n' : '');
   files['dumps.tsv'] = plan.dumps.map((d) => [d.kind, nsName(plan.labId, d.object), ...dumpValue(plan, d)].map(checkField).join('\t')).join('\n') + (plan.dumps.length ? '\n' : '');

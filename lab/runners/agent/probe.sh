@@ -3,7 +3,7 @@
 # --- probes ------------------------------------------------------------------------------
 # probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec  sport-base  protocol(tcp|udp|sctp)
 # (attempt a of a single probe uses source port sport-base + a; every number is checked first)
-# dump-spec: comma list of kind:ns[:value] (value: bird's control socket, bpf's pin folder) with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
+# dump-spec: comma list of [?]kind:ns[:value] ('?': only once a single probe of the run went unanswered) (value: bird's control socket, bpf's pin folder) with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
 # (bird: `birdc show protocols` and `show route all` on the control socket /run/<ns>.ctl)
 CAP_PIDS=()
 CAP_MODE=""
@@ -194,6 +194,7 @@ baseline_dumps() {
   done <"$JOB/baseline.tsv"
 }
 
+UNANSWERED=0
 run_probes() {
   [[ -s $JOB/probes.tsv ]] || { final_dumps; return 0; }
   start_captures
@@ -222,12 +223,15 @@ run_probes() {
     else
       probe_single "$id" "$ns" "$ip" "$port" "$attempts" "$to" "$want" "$sport" "$proto"
     fi
-    event "probe-end	$id	$?"
+    local prc=$?
+    event "probe-end	$id	$prc"
+    ((prc == 0)) || [[ $mode != single ]] || UNANSWERED=1
     local d
     IFS=',' read -r -a d <<<"$dumps"
     local spec kind rest dns arg
     for spec in "${d[@]}"; do
       [[ -z $spec ]] && continue
+      if [[ $spec == '?'* ]]; then ((UNANSWERED)) || continue; spec=${spec#?}; fi
       # kind:namespace[:value] — the value (a control socket, a pin folder) comes from the job.
       kind=${spec%%:*} rest=${spec#*:} dns=${rest%%:*} arg=""
       [[ $rest == *:* ]] && arg=${rest#*:}
