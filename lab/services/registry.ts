@@ -1,7 +1,7 @@
 // Registry of service proxies: topology `cluster.serviceProxy.kind` → module (one file each).
 import type { ServiceProxy } from './types.ts';
 import { ebpfLb } from './ebpf-lb.ts';
-import { ipvs } from './ipvs.ts';
+import { ipvs } from './ipvs/index.ts';
 import { iptablesProxy } from './kubeproxy-iptables.ts';
 
 const none: ServiceProxy = { kind: 'none', summary: 'no service proxy', build() {} };

@@ -13,7 +13,7 @@ import { InputError } from '../../lab/errors.ts';
 import { importDumpFile } from '../../lab/kubernetes/import.ts';
 import { parseManifests, readManifests } from '../../lab/kubernetes/manifests.ts';
 import { readClusterObjects } from '../../lab/kubernetes/objects.ts';
-import { ipvsTablesForNode } from '../../lab/services/ipvs.ts';
+import { ipvsTablesForNode } from '../../lab/services/ipvs/index.ts';
 import { kubeProxyTablesForNode } from '../../lab/services/kubeproxy-iptables.ts';
 import { loadTopology } from '../../lab/topology/load.ts';
 import type { Topology } from '../../lab/model.ts';

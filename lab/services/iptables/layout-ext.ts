@@ -30,7 +30,7 @@ import {
   type Part,
 } from './writers.ts';
 
-function categorizeEndpoints(
+export function categorizeEndpoints(
   eps: readonly EpInfo[],
   usesCluster: boolean,
   usesLocal: boolean,

@@ -25,6 +25,20 @@
  *    https://github.com/kubernetes/kubernetes/blob/v1.31.0/pkg/proxy/iptables/proxier_test.go).
  *    Both nfacct matches are written only when kube-proxy could create the counters (input.nfacct).
  *
+ *
+ * IPVS mode (lab/services/ipvs/), written from the ipvs proxier of the v1.32 era
+ * (https://github.com/kubernetes/kubernetes/blob/v1.32.0/pkg/proxy/ipvs/proxier.go):
+ *  - markForm (< 1.19) as above: PR 92035 changed the IPVS proxier's KUBE-POSTROUTING too.
+ *  - ipvsFilter (≥ 1.26): the filter chain KUBE-IPVS-FILTER and the hash:ip set KUBE-IPVS-IPS (every
+ *    address bound to kube-ipvs0) — new connections to a VIP on a port no Service opens are rejected
+ *    (https://github.com/kubernetes/kubernetes/pull/108460, merged for 1.26; issue 72236).
+ *  - ipvsOutFilter (≥ 1.29): KUBE-IPVS-OUT-FILTER in OUTPUT drops the node's own connections to a
+ *    load-balancer IP whose loadBalancerSourceRanges leave the node out
+ *    (https://github.com/kubernetes/kubernetes/pull/119791, issue 119656).
+ *  Not modelled for IPVS: older layouts of loadBalancerSourceRanges (a nat KUBE-FIREWALL chain with
+ *  KUBE-MARK-DROP, https://github.com/kubernetes/kubernetes/issues/62638, before the filter-table
+ *  KUBE-PROXY-FIREWALL / KUBE-SOURCE-RANGES-FIREWALL chains) — every release writes the later ones.
+ *
  * Not modelled (restore text differs, kernel state does not): before 1.22 kube-proxy wrote `-d IP/32`
  * (utilproxy.ToCIDR) where later releases write `-d IP`; ≤ 1.22 commented KUBE-XLB load-balancing rules
  * "Balancing rule <i> for <spn>"; before 1.20 KUBE-FORWARD also had pod-source/destination rules for
@@ -43,6 +57,10 @@ export interface ReleaseFeatures {
   layout: Layout;
   nfacctCtInvalid: boolean;
   nfacctLocalhostNodePorts: boolean;
+  /** IPVS mode: KUBE-IPVS-FILTER + the KUBE-IPVS-IPS set (≥ 1.26). */
+  ipvsFilter: boolean;
+  /** IPVS mode: KUBE-IPVS-OUT-FILTER (≥ 1.29). */
+  ipvsOutFilter: boolean;
 }
 
 /** The release reproduced when a topology names none: a current one (its golden test is v1.31's). */
@@ -73,5 +91,7 @@ export function releaseFeatures(version: string = DEFAULT_KUBE_PROXY_VERSION): R
     layout: minor < 24 ? 'xlb' : 'ext',
     nfacctCtInvalid: minor >= 30,
     nfacctLocalhostNodePorts: minor >= 31,
+    ipvsFilter: minor >= 26,
+    ipvsOutFilter: minor >= 29,
   };
 }
