@@ -1,10 +1,10 @@
 // References a topology's scenarios make: address references (a node, pod, client or router
-// name; svc/NAME[:clusterIP|:externalIP[N]]; slb/NAME; a literal IPv4 address) and interface
+// name; svc/NAME[:clusterIP|:externalIP[N]|:loadBalancer[N]]; slb/NAME; a literal IPv4 address) and interface
 // references (OBJECT:IFNAME and the symbolic names the compilers give interfaces).
 import { isIpv4 } from '../net.ts';
 import type { Topology } from '../model.ts';
 
-// Address references: a node, pod or client name (its IP); svc/<name>:clusterIP|externalIP[N];
+// Address references: a node, pod or client name (its IP); svc/<name>:clusterIP|externalIP[N]|loadBalancer[N];
 // slb/<name> (its VIP); a literal IPv4 address.
 export function checkAddressRef(ref: string, t: Topology): string | undefined {
   try {
@@ -24,15 +24,17 @@ export interface ResolvedAddress {
 export function resolveAddress(ref: string, t: Topology): ResolvedAddress {
   const c = t.cluster;
   if (isIpv4(ref)) return { ip: ref, label: ref };
-  const svc = /^svc\/([a-z0-9-]+)(?::(clusterIP|externalIP)(\d*))?$/.exec(ref);
+  const svc = /^svc\/([a-z0-9-]+)(?::(clusterIP|externalIP|loadBalancer)(\d*))?$/.exec(ref);
   if (svc) {
     const s = c.services.find((x) => x.name === svc[1]);
     if (!s) throw new Error(`unknown service "${svc[1]}" in "${ref}"`);
     const kind = svc[2] ?? 'clusterIP';
     if (kind === 'clusterIP') return { ip: s.clusterIP, port: s.ports[0]!.port, label: ref };
     const idx = svc[3] ? Number(svc[3]) : 0;
-    const ip = s.externalIPs[idx];
-    if (!ip) throw new Error(`service "${s.name}" has no externalIPs[${idx}] (in "${ref}")`);
+    // loadBalancer[N]: status.loadBalancer.ingress[N].ip (the topology's loadBalancerIPs).
+    const [field, ips] = kind === 'loadBalancer' ? ['loadBalancerIPs', s.loadBalancerIPs] : ['externalIPs', s.externalIPs];
+    const ip = ips[idx];
+    if (!ip) throw new Error(`service "${s.name}" has no ${field}[${idx}] (in "${ref}")`);
     return { ip, port: s.ports[0]!.port, label: ref };
   }
   const slb = /^slb\/([a-z0-9-]+)$/.exec(ref);
@@ -49,7 +51,7 @@ export function resolveAddress(ref: string, t: Topology): ResolvedAddress {
   if (client) return { ip: client.ip, label: ref };
   const router = c.routers.find((x) => x.name === ref);
   if (router) return { ip: router.ip, label: ref };
-  throw new Error(`"${ref}" is not an address reference: expected a pod, node or client name, svc/NAME[:clusterIP|:externalIP], slb/NAME or an IPv4 address`);
+  throw new Error(`"${ref}" is not an address reference: expected a pod, node or client name, svc/NAME[:clusterIP|:externalIP|:loadBalancer], slb/NAME or an IPv4 address`);
 }
 
 // Interface references: OBJECT:IFNAME, OBJECT:* (any interface of that namespace),
