@@ -5,6 +5,8 @@ export interface IpvsService {
   vip: string;
   port: number;
   scheduler: string;
+  /** "persistent N": sessionAffinity ClientIP's timeout (kube-proxy sets FlagPersistent). */
+  persistent?: number;
   backends: { ip: string; port: number; forward: string; weight: number; active: number; inactive: number }[];
   raw: string;
 }
@@ -13,9 +15,9 @@ export function parseIpvsadm(text: string): IpvsService[] {
   const out: IpvsService[] = [];
   let cur: IpvsService | undefined;
   for (const line of text.split('\n')) {
-    const s = /^(TCP|UDP|SCTP)\s+(\d+\.\d+\.\d+\.\d+):(\d+)\s+(\S+)/.exec(line);
+    const s = /^(TCP|UDP|SCTP)\s+(\d+\.\d+\.\d+\.\d+):(\d+)\s+(\S+)(?:\s+persistent\s+(\d+))?/.exec(line);
     if (s) {
-      cur = { proto: s[1]!, vip: s[2]!, port: Number(s[3]), scheduler: s[4]!, backends: [], raw: line.trim() };
+      cur = { proto: s[1]!, vip: s[2]!, port: Number(s[3]), scheduler: s[4]!, ...(s[5] ? { persistent: Number(s[5]) } : {}), backends: [], raw: line.trim() };
       out.push(cur);
       continue;
     }

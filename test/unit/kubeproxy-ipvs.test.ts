@@ -10,6 +10,7 @@ import { readClusterObjects } from '../../lab/kubernetes/objects.ts';
 import { kubeProxyServices } from '../../lab/kubernetes/kube-proxy.ts';
 import { buildIpvs, ipvsTablesForNode } from '../../lab/services/ipvs/index.ts';
 import { loadTopology, TOPOLOGY_DIR } from '../../lab/topology/load.ts';
+import { parseIpvsadm } from '../../lab/evidence/ipvsadm.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/k8s/', import.meta.url));
 
@@ -66,4 +67,12 @@ test('kproxy topology in IPVS mode: worker A holds the LB address (no VIP), work
   t.regex(a!.iptables, /--match-set KUBE-CLUSTER-IP dst,dst ! -s 10\.217\.0\.0\/16 -j KUBE-MARK-MASQ$/m);
   t.regex(a!.ipvsadm, /^-A -t 192\.168\.64\.57:8090 -s rr$/m);
   t.regex(a!.ipvsadm, /^-A -t 192\.168\.64\.57:31756 -s rr$/m);
+});
+
+test('ipvsadm -Ln evidence: a persistent virtual server keeps its timeout', (t) => {
+  const text = ['TCP  10.96.20.20:80 rr persistent 600', '  -> 10.244.1.5:80                Masq    1      0          0', 'UDP  10.96.0.10:53 rr'].join('\n');
+  const got = parseIpvsadm(text);
+  t.is(got[0]!.persistent, 600);
+  t.is(got[0]!.backends[0]!.ip, '10.244.1.5');
+  t.is(got[1]!.persistent, undefined);
 });
