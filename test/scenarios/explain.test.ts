@@ -29,5 +29,5 @@ test('explain trunk-8-deny (uml): dropped at the vSwitch by the security group\'
   t.is(r.status, 0, r.stderr);
   t.notRegex(r.stdout, /delivered/);
   t.regex(r.stdout, /verdict: request dropped at vsw-\w+:\S+ by DROP rule "security group sg-web-closed: default deny ingress" in vsw-\w+ at port \S+ \(.*member ENI of nginx.*\) \(counter \+\d+\)/);
-  t.regex(r.stdout, /MASQUERADE in ecs1: source 10\.0\.4\.27 → 10\.0\.4\.20\n\s+by nat -A KUBE-POSTROUTING .* -j MASQUERADE \(\+1 packet in this probe\)/);
+  t.regex(r.stdout, /MASQUERADE in ecs1: source 10\.0\.4\.27 → 10\.0\.4\.20\n\s+by nat -A KUBE-POSTROUTING .* -j MASQUERADE --random-fully \(\+1 packet in this probe\)/);
 });

@@ -16,7 +16,7 @@ test('the kproxy catalogue has the scenarios of SCENARIOS.md', (t) => {
   t.true(topo.scenarios.some((s) => s.serviceProxy.version === '1.23'), 'a scenario shows the last KUBE-XLB release');
   t.true(topo.scenarios.some((s) => s.serviceProxy.version === '1.31'), 'a scenario shows a current release');
   // IPVS mode on the same cluster: loadBalancerSourceRanges filtered in the filter table.
-  const ipvs = topo.scenarios.find((s) => s.id === 'kproxy-5-ipvs');
+  const ipvs = topo.scenarios.find((s) => s.id === 'kproxy-ipvs-1');
   t.is(ipvs?.serviceProxy.kind, 'ipvs');
   t.deepEqual(topo.cluster.services.find((s) => s.name === 'nginx-demo-3')?.loadBalancerSourceRanges, ['203.0.113.0/28']);
 });

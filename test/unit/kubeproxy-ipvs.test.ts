@@ -53,7 +53,7 @@ test('loadBalancerSourceRanges holding the node IP: the LB IP may reach itself (
 
 test('kproxy topology in IPVS mode: worker A holds the LB address (no VIP), worker B binds it; both filter the source ranges', (t) => {
   const topo = loadTopology(`${TOPOLOGY_DIR}/kproxy.yaml`);
-  const s = topo.scenarios.find((x) => x.id === 'kproxy-5-ipvs')!;
+  const s = topo.scenarios.find((x) => x.id === 'kproxy-ipvs-1')!;
   const cluster = { ...topo.cluster, serviceProxy: { ...topo.cluster.serviceProxy, ...s.serviceProxy } };
   const [a, b] = cluster.nodes.map((n) => ipvsTablesForNode({ cluster }, n));
   t.false(a!.vips.includes('192.168.64.57'));

@@ -37,7 +37,9 @@
  *    (https://github.com/kubernetes/kubernetes/pull/119791, issue 119656).
  *  Not modelled for IPVS: older layouts of loadBalancerSourceRanges (a nat KUBE-FIREWALL chain with
  *  KUBE-MARK-DROP, https://github.com/kubernetes/kubernetes/issues/62638, before the filter-table
- *  KUBE-PROXY-FIREWALL / KUBE-SOURCE-RANGES-FIREWALL chains) — every release writes the later ones.
+ *  KUBE-PROXY-FIREWALL / KUBE-SOURCE-RANGES-FIREWALL chains), and the releases before the health-check
+ *  NodePort set and the filter-table KUBE-NODE-PORT chain (both in a 1.25-era text of the proxier) —
+ *  every release writes them as the v1.32 text does.
  *
  * Not modelled (restore text differs, kernel state does not): before 1.22 kube-proxy wrote `-d IP/32`
  * (utilproxy.ToCIDR) where later releases write `-d IP`; ≤ 1.22 commented KUBE-XLB load-balancing rules
