@@ -131,7 +131,7 @@ test('daemons and the bounded convergence wait: routers first, short control soc
   t.deepEqual(waits.map((s) => s.object), ['tor1', 'core', 'worker-a', 'worker-b']);
   t.true(plan.steps.indexOf(waits[0]!) > plan.steps.indexOf(birds.at(-1)!));
   const manifest = renderJob(c)['manifest.tsv']!.split('\n');
-  t.true(manifest.includes(['waitbgp', 'dl-test01-core', '/run/dl-test01-core.ctl', '45', '10.217.120.0/26', '10.217.120.64/26', '192.168.64.0/24', '203.0.113.10/32'].join('\t')));
+  t.true(manifest.includes(['waitbgp', 'dl-test01-core', '/run/dl-test01-core.ctl', '45', '10.217.120.0/26', '10.217.120.64/26', '192.168.64.0/24', '203.0.113.10/32', '198.51.100.20/32'].join('\t')));
   t.true(plan.features.has('bgp') && plan.features.has('bridge'));
 });
 
