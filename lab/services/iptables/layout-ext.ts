@@ -1,8 +1,9 @@
 // kube-proxy's iptables layout since 1.24 (KUBE-EXT / KUBE-SVL / KUBE-FW + KUBE-PROXY-FIREWALL), as
 // `syncProxyRules` and `writeServiceToEndpointRules` write it in
-// https://github.com/kubernetes/kubernetes/blob/v1.31.0/pkg/proxy/iptables/proxier.go, with
-// `CategorizeEndpoints` from pkg/proxy/topology.go (topology hints not modelled).
+// https://github.com/kubernetes/kubernetes/blob/v1.31.0/pkg/proxy/iptables/proxier.go; the
+// endpoints each policy uses come from ./policy.ts.
 import type { EpInfo, Options, PortInfo } from './model.ts';
+import { categorizeEndpoints, trafficPolicies } from './policy.ts';
 import { endpointRules } from './model.ts';
 import { isLoopback } from './marks.ts';
 import {
@@ -29,51 +30,6 @@ import {
   type Buffers,
   type Part,
 } from './writers.ts';
-
-export function categorizeEndpoints(
-  eps: readonly EpInfo[],
-  usesCluster: boolean,
-  usesLocal: boolean,
-): { cluster: EpInfo[]; local: EpInfo[]; all: EpInfo[]; hasAny: boolean } {
-  // pkg/proxy/topology.go CategorizeEndpoints (topology hints not modelled).
-  let cluster: EpInfo[] = [];
-  let local: EpInfo[] = [];
-  let hasAny = false;
-  let useServingTerminating = false;
-  if (usesCluster) {
-    cluster = eps.filter((e) => e.ready);
-    if (cluster.length === 0) {
-      useServingTerminating = true;
-      cluster = eps.filter((e) => e.serving && e.terminating);
-    }
-    if (cluster.length > 0) hasAny = true;
-  }
-  if (!usesLocal) return { cluster, local, all: cluster, hasAny };
-  let hasLocalReady = false;
-  let hasLocalServingTerminating = false;
-  for (const e of eps) {
-    if (e.ready) {
-      hasAny = true;
-      if (e.isLocal) hasLocalReady = true;
-    } else if (e.serving && e.terminating) {
-      hasAny = true;
-      if (e.isLocal) hasLocalServingTerminating = true;
-    }
-  }
-  if (hasLocalReady) {
-    local = eps.filter((e) => e.isLocal && e.ready);
-  } else if (hasLocalServingTerminating) {
-    useServingTerminating = true;
-    local = eps.filter((e) => e.isLocal && e.serving && e.terminating);
-  }
-  if (!usesCluster) return { cluster, local, all: local, hasAny };
-  if (!useServingTerminating) return { cluster, local, all: cluster, hasAny };
-  const merged = new Map<string, EpInfo>();
-  for (const e of cluster) merged.set(e.str, e);
-  for (const e of local) merged.set(e.str, e);
-  const all = [...merged.values()].sort((a, b) => (a.str < b.str ? -1 : a.str > b.str ? 1 : 0));
-  return { cluster, local, all, hasAny };
-}
 
 /** Writes every service port in the ≥ 1.24 layout into `b`; returns the active nat chains. */
 export function buildExt(b: Buffers, o: Options, ports: readonly PortInfo[]): Set<string> {
@@ -106,21 +62,14 @@ export function buildExt(b: Buffers, o: Options, ports: readonly PortInfo[]): Se
     const { spn, proto } = p;
     const port = String(p.port.port);
     const clusterIP = p.svc.clusterIP;
-    const etpLocalRequested = p.svc.externalTrafficPolicy === 'Local';
-    const svcExternallyAccessible =
-      p.type === 'LoadBalancer' || p.type === 'NodePort' || (p.type === 'ClusterIP' && p.externalIPs.length > 0);
-    const externalPolicyLocal = svcExternallyAccessible && etpLocalRequested;
-    const internalPolicyLocal = p.svc.internalTrafficPolicy === 'Local';
-    const externallyAccessible = p.nodePort !== 0 || p.lbIPs.length > 0 || p.externalIPs.length > 0;
-    const usesClusterEndpoints = !internalPolicyLocal || (externallyAccessible && !externalPolicyLocal);
-    const usesLocalEndpoints = internalPolicyLocal || (externallyAccessible && externalPolicyLocal);
-
-    const cat = categorizeEndpoints(p.endpoints, usesClusterEndpoints, usesLocalEndpoints);
+    const pol = trafficPolicies(p);
+    const { externalLocal: externalPolicyLocal, internalLocal: internalPolicyLocal, externallyAccessible } = pol;
+    const cat = categorizeEndpoints(p.endpoints, pol.usesCluster, pol.usesLocal);
     const hasEndpoints = cat.hasAny;
     const clusterPolicyChain = p.chains.svc;
-    const usesClusterPolicyChain = cat.cluster.length > 0 && usesClusterEndpoints;
+    const usesClusterPolicyChain = cat.cluster.length > 0 && pol.usesCluster;
     const localPolicyChain = p.chains.svl;
-    const usesLocalPolicyChain = cat.local.length > 0 && usesLocalEndpoints;
+    const usesLocalPolicyChain = cat.local.length > 0 && pol.usesLocal;
 
     let internalPolicyChain = clusterPolicyChain;
     let hasInternalEndpoints = hasEndpoints;

@@ -3,7 +3,7 @@
 // with CategorizeEndpoints), the ipset entries and the addresses bound to kube-ipvs0.
 // https://github.com/kubernetes/kubernetes/blob/v1.32.0/pkg/proxy/ipvs/proxier.go (syncProxyRules,
 // syncEndpoint); the endpoint choice is pkg/proxy/topology.go's, shared with iptables mode.
-import { categorizeEndpoints } from '../iptables/layout-ext.ts';
+import { categorizeEndpoints, trafficPolicies } from '../iptables/policy.ts';
 import { isLoopback } from '../iptables/marks.ts';
 import type { EpInfo, PortInfo } from '../iptables/model.ts';
 import type { ReleaseFeatures } from '../iptables/release.ts';
@@ -63,26 +63,12 @@ function portOf(ep: EpInfo): number {
   return Number(ep.str.slice(ep.str.lastIndexOf(':') + 1));
 }
 
-/** BaseServicePortInfo's policies (pkg/proxy/serviceport.go): ExternalPolicyLocal, InternalPolicyLocal. */
-function policies(p: PortInfo): { externalLocal: boolean; internalLocal: boolean; usesCluster: boolean; usesLocal: boolean } {
-  const externallyAccessibleSvc = p.type === 'LoadBalancer' || p.type === 'NodePort' || (p.type === 'ClusterIP' && p.externalIPs.length > 0);
-  const externalLocal = externallyAccessibleSvc && p.svc.externalTrafficPolicy === 'Local';
-  const internalLocal = p.svc.internalTrafficPolicy === 'Local';
-  const externallyAccessible = p.nodePort !== 0 || p.lbIPs.length > 0 || p.externalIPs.length > 0;
-  return {
-    externalLocal,
-    internalLocal,
-    usesCluster: !internalLocal || (externallyAccessible && !externalLocal),
-    usesLocal: internalLocal || (externallyAccessible && externalLocal),
-  };
-}
-
 /**
  * syncEndpoint: the real servers of one virtual server. Only-local ones take the local endpoints
  * (ready, else serving-terminating), or — none local — the cluster's, since 1.21 (PR 97081).
  */
 function realServers(p: PortInfo, onlyLocal: boolean, o: SyncOptions): EpInfo[] {
-  const pol = policies(p);
+  const pol = trafficPolicies(p);
   const cat = categorizeEndpoints(p.endpoints, pol.usesCluster, pol.usesLocal);
   if (!onlyLocal) return cat.cluster;
   if (cat.local.length > 0) return cat.local;
@@ -134,7 +120,7 @@ function syncNodePort(st: SyncState, p: PortInfo, o: SyncOptions, externalLocal:
 
 /** One service port: what syncProxyRules does for it, into `st`. */
 export function syncServicePort(st: SyncState, p: PortInfo, o: SyncOptions): void {
-  const { externalLocal, internalLocal } = policies(p);
+  const { externalLocal, internalLocal } = trafficPolicies(p);
   const port = p.port.port;
   // Hairpin: every local endpoint, ready or not (the EndpointsMap holds them all).
   for (const e of p.endpoints) if (e.isLocal) add(st, KUBE_LOOP_BACK, ipPortIpEntry(e.ip, p.proto, portOf(e), e.ip));
