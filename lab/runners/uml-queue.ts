@@ -14,7 +14,7 @@ import { procStartTime } from '../state/proc.ts';
 import { ensureNativeTools } from './native-tools.ts';
 import { readEvents, span } from './timings.ts';
 import type { RunOutcome } from './types.ts';
-import { ensureShim, INIT, umlBinary, umlKernelVersion } from './uml.ts';
+import { checkOpenFileLimit, ensureShim, INIT, umlBinary, umlKernelVersion } from './uml.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,6 +39,7 @@ export class UmlGuest {
     const t0 = Date.now();
     // The queue lives in the temp dir (not a lab folder: the state folder holds labs only). Both
     // paths go on the kernel command line and into hostfs mount options.
+    checkOpenFileLimit();
     const root = ensureStateDir();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dl-queue-'));
     for (const p of [root, dir]) if (!/^[A-Za-z0-9_./-]+$/.test(p)) throw new Error(`${p} has characters a kernel command line cannot carry`);

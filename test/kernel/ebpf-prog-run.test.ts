@@ -22,7 +22,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -587,9 +587,19 @@ function wireRun(t: ExecutionContext, object: string): WireResult {
     const server = spawn('ip', ['netns', 'exec', srv, 'socat', '-T', '5', 'TCP-LISTEN:8080,reuseaddr', 'SYSTEM:echo pong-from-backend'], {
       stdio: 'ignore',
     });
-    const cap = spawn('ip', ['netns', 'exec', cli, 'tcpdump', '-U', '-n', '-i', 'eth0', '-w', pcap, 'tcp'], { stdio: 'ignore' });
+    // tcpdump's stderr goes to a file: this function is synchronous, so the wait below reads it.
+    const capLog = `${pcap}.err`;
+    const capFd = openSync(capLog, 'w');
+    // --immediate-mode: without it, TPACKET_V3 hands packets over per block, at the latest after
+    // tcpdump's 1 s timeout, and a SIGINT before that loses them ("received by filter", not captured).
+    const cap = spawn('ip', ['netns', 'exec', cli, 'tcpdump', '--immediate-mode', '-U', '-n', '-i', 'eth0', '-w', pcap, 'tcp'], { stdio: ['ignore', 'ignore', capFd] });
+    closeSync(capFd);
     try {
-      spawnSync('sleep', ['0.7']);
+      // Wait for the events, not a fixed time (a loaded machine starts both late): the server
+      // listens on 8080, and tcpdump has opened its socket ("listening on" on stderr).
+      const listening = () => /:8080\b/.test(spawnSync('ip', ['netns', 'exec', srv, 'ss', '-Htln'], { encoding: 'utf8' }).stdout);
+      const capturing = () => readFileSync(capLog, 'utf8').includes('listening on');
+      for (let i = 0; i < 100 && !(listening() && capturing()); i++) spawnSync('sleep', ['0.1']);
       const reply = execFileSync('ip', ['netns', 'exec', cli, 'socat', '-T', '3', '-', 'TCP:10.96.0.10:80,connect-timeout=3'], {
         input: 'ping\n',
         encoding: 'utf8',

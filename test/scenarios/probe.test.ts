@@ -86,13 +86,17 @@ for (const k of CASES) {
       const last = doc.probe.path.at(-1)!;
       t.deepEqual([last.hop, last.dir, last.dst], [`${backend}:eth0`, 'In', backendIp]);
       t.true(doc.rewrites.some((w) => w.by === k.by && w.object === k.node && w.before === k.vip && w.after === backendIp), JSON.stringify(doc.rewrites));
-      // The capture agrees: this probe's SYN (its source port) arrived at the backend that answered,
-      // readdressed to it, the SYN-ACK left it, and no other backend saw the SYN.
+      // The capture agrees: this probe's SYN arrived at the backend that answered, readdressed to
+      // it, the SYN-ACK left it, and no other backend saw the SYN. The SYN is followed by its
+      // sequence number: a masquerade with --random-fully (eniip-5's Cluster-policy external IP)
+      // also rewrites the source port.
       const sport = doc.probe.attempts[0]!.sport;
       const packets = checkPcap(t, pcap);
-      const syns = packets.filter((p) => p.flags === 'S' && p.sport === sport && p.object in k.backends && p.dir === 'In');
+      const sent = packets.find((p) => p.flags === 'S' && p.sport === sport && p.object === k.from && p.dir === 'Out');
+      if (!sent?.seq) throw new Error(`no SYN from ${k.from} with source port ${sport} in the capture`);
+      const syns = packets.filter((p) => p.flags === 'S' && p.seq === sent.seq && p.object in k.backends && p.dir === 'In');
       t.deepEqual([...new Set(syns.map((p) => `${p.object}:${p.ifname} ${p.dst}`))], [`${backend}:eth0 ${backendIp}`]);
-      t.true(packets.some((p) => p.flags === 'S.' && p.dport === sport && p.object === backend && p.dir === 'Out'), 'no SYN-ACK from the backend');
+      t.true(packets.some((p) => p.flags === 'S.' && p.ack === ((sent.seq! + 1) >>> 0) && p.object === backend && p.dir === 'Out'), 'no SYN-ACK from the backend');
       // conntrack on the node holds the connection, service address → backend.
       const ct = doc.conntrack.find((c) => c.object === k.node);
       t.truthy(ct?.entries.find((e) => e.includes(`dst=${k.vip}`) && e.includes(`src=${backendIp}`) && e.includes(`sport=${sport}`)), JSON.stringify(doc.conntrack));

@@ -36,6 +36,27 @@ test('uml: one right and one wrong prediction are scored from the run', (t) => {
   t.true(src.evidence.some((e) => e.startsWith('captured at the server: nginx-b:eth0 In ') && e.includes(`${src.observed} > `)), src.evidence.join('\n'));
 });
 
+// Natively (kproxy runs on the host kernel): kproxy-1's ClusterIP is DNATed on worker A, where
+// toolbox lives (whichever endpoint is picked, the request crosses worker A), it is answered, and
+// nothing is masqueraded — the server sees the pod's own address.
+test('native: kproxy-1 scored from the run — worker A and the source right, "unreachable" wrong', (t) => {
+  const answers = path.join(dir, 'kproxy-1.json');
+  writeFileSync(answers, JSON.stringify({ scenario: 'kproxy-1', probes: { p1: { reachable: false, crosses: ['worker-a'], source: '10.217.120.9' } } }));
+  const r = lab(['quiz', 'kproxy-1', '--answers', answers, '--runner', 'native', '--json']);
+  t.is(r.status, 0, r.stderr);
+  const q = JSON.parse(r.stdout) as { runner: string; right: number; total: number; probes: { key: string; items: Item[] }[] };
+  t.is(q.runner, 'native');
+  t.deepEqual([q.right, q.total], [2, 3]);
+  const items = q.probes[0]!.items;
+  const reach = items.find((i) => i.item === 'reachable')!;
+  t.like(reach, { predicted: 'no', observed: 'yes', right: false });
+  t.regex(reach.evidence.join('\n'), /attempt \d+: answered "pod=nginx-demo-1-/);
+  const crosses = items.find((i) => i.item === 'crosses')!;
+  t.true(crosses.right);
+  t.regex(crosses.observed, /worker-a/);
+  t.like(items.find((i) => i.item === 'source'), { observed: '10.217.120.9', right: true });
+});
+
 test('bad answers: exit 2 at file:line with the field, the value and what was expected', (t) => {
   const bad = path.join(dir, 'bad.yaml');
   writeFileSync(bad, 'probes:\n  p1:\n    reachable: maybe\n    crosses: [nosuch:eth0]\n  p9:\n    source: 10.0.0.1\n');

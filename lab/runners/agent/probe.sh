@@ -28,8 +28,9 @@ start_captures() {
   CAP_MODE=tcpdump
   while IFS= read -r ns; do
     [[ -z $ns ]] && continue
-    # One tcpdump per namespace: -i any prints interface and direction of every packet.
-    ip netns exec "$ns" tcpdump -i any -nn -l -tt -e -v -S -Q inout "$filter" \
+    # One tcpdump per namespace: -i any prints interface and direction of every packet;
+    # --immediate-mode, or packets still in the ring's current block are lost at the SIGINT.
+    ip netns exec "$ns" tcpdump --immediate-mode -i any -nn -l -tt -e -v -S -Q inout "$filter" \
       >"$OUT/capture/$ns.txt" 2>"$OUT/capture/$ns.err" </dev/null &
     CAP_PIDS+=("$!")
   done <"$JOB/namespaces"
