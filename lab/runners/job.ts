@@ -4,7 +4,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Compiled } from '../compile.ts';
-import { executionSteps, stepFile, type Plan, type Step } from '../plan.ts';
+import { stepFile, type Plan, type Step } from '../plan.ts';
+import { executionSteps } from './execution.ts';
 import { nsName } from '../names.ts';
 import { sourcePort, type DumpRequest } from '../contract.ts';
 import { nodeMapsDir } from '../services/ebpf-lb.ts';
