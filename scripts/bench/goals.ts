@@ -16,25 +16,15 @@ import { ensureShim, umlBinary } from '../../lab/runners/uml.ts';
 import { runSuite, selectScenarios, workerCount } from '../../lab/suite.ts';
 import type { Log } from './scale.ts';
 import { median } from './stats.ts';
-
-export interface PhaseRow {
-  id: string;
-  family: string;
-  passed: boolean;
-  bootMs: number;
-  buildMs: number;
-  probeMs: number;
-  teardownMs: number;
-  totalMs: number;
-}
+import { scenarioRow, type ScenarioRow } from './scenarios.ts';
 
 export interface GoalsResult {
   bareBootMs: number[];
   eniip5Ms: number[];
-  eniip5Phases?: PhaseRow;
+  eniip5Phases?: ScenarioRow;
   catalogueMs?: number;
   catalogueWorkers?: number;
-  scenarios: PhaseRow[];
+  scenarios: ScenarioRow[];
   ratios: { eniip5: number; catalogue?: number };
   goals: { eniip5: 3; catalogue: 60 };
   failed: string[];
@@ -60,10 +50,6 @@ export function bareBoot(): number {
   }
 }
 
-const row = (r: { id: string; family: string; passed: boolean; timings: { boot: number; build: number; probe: number; teardown: number; total: number } }): PhaseRow => ({
-  id: r.id, family: r.family, passed: r.passed, bootMs: r.timings.boot, buildMs: r.timings.build, probeMs: r.timings.probe, teardownMs: r.timings.teardown, totalMs: r.timings.total,
-});
-
 export async function benchGoals(o: { topos: Topology[]; reps: number; catalogue: boolean; log: Log }): Promise<GoalsResult> {
   const out: GoalsResult = { bareBootMs: [], eniip5Ms: [], scenarios: [], ratios: { eniip5: 0 }, goals: { eniip5: 3, catalogue: 60 }, failed: [] };
   const { topo, scenario } = locateScenario('eniip-5');
@@ -74,7 +60,7 @@ export async function benchGoals(o: { topos: Topology[]; reps: number; catalogue
     const r = await runScenario(topo, scenario, { runner: 'uml' });
     out.eniip5Ms.push(Date.now() - t0);
     if (!r.passed) out.failed.push(`eniip-5 (run ${i + 1}): ${r.error?.split('\n')[0] ?? 'checks failed'}`);
-    out.eniip5Phases = row(r);
+    out.eniip5Phases = scenarioRow(r);
     o.log(`  bare boot ${out.bareBootMs.at(-1)} ms, eniip-5 ${out.eniip5Ms.at(-1)} ms`);
   }
   const boot = median(out.bareBootMs);
@@ -87,7 +73,7 @@ export async function benchGoals(o: { topos: Topology[]; reps: number; catalogue
       finished: (r, done, total) => o.log(`  [${done}/${total}] ${r.id}: ${r.passed ? 'pass' : 'FAIL'} in ${r.timings.total} ms`),
     });
     out.catalogueMs = Date.now() - t0;
-    out.scenarios = reports.map(row);
+    out.scenarios = reports.map(scenarioRow);
     out.failed.push(...reports.filter((r) => !r.passed).map((r) => `${r.id}: ${r.error?.split('\n')[0] ?? 'checks failed'}`));
     out.bareBootMs.push(bareBoot()); // and one more boot after the catalogue
     out.ratios.catalogue = out.catalogueMs / median(out.bareBootMs);
