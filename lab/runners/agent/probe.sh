@@ -67,18 +67,38 @@ stop_captures() {
   CAP_MODE=""
 }
 
-dump() {  # dump KIND NS FILE [VALUE]
+# dump_cmd KIND: the command of a dump that is one command run in a lab namespace, in DUMP_CMD,
+# and where its stderr goes in DUMP_ERR ("=": with stdout). Fails for the other kinds. The one
+# table of these commands, for both ways of running them (dump, dump_group).
+DUMP_CMD=()
+DUMP_ERR="="
+dump_cmd() {
+  DUMP_ERR="="
+  case "$1" in
+    conntrack) DUMP_CMD=(conntrack -L -o extended) DUMP_ERR=/dev/null ;;
+    ipvs)      DUMP_CMD=(ipvsadm -Ln) ;;
+    ipvsconn)  DUMP_CMD=(ipvsadm -Lnc) ;;
+    iptables)  DUMP_CMD=("$IPT_SAVE" -c) ;;
+    route)     DUMP_CMD=(ip route show table all) ;;
+    rule)      DUMP_CMD=(ip rule show) ;;
+    neigh)     DUMP_CMD=(ip neigh show) ;;
+    link)      DUMP_CMD=(ip -d link show) ;;
+    addr)      DUMP_CMD=(ip addr show) ;;
+    *)         return 1 ;;
+  esac
+}
+
+dump() {  # dump KIND NS FILE [VALUE]: one process (or two) for this dump
   local kind=$1 ns=$2 f=$3
+  if dump_cmd "$kind"; then
+    is_lab_ns "$ns" || { echo "not a lab namespace: $ns" >"$f"; return 0; }
+    # `ip -n` is one process; anything else needs `ip netns exec` around it.
+    local -a run=(ip netns exec "$ns" "${DUMP_CMD[@]}")
+    [[ ${DUMP_CMD[0]} == ip ]] && run=(ip -n "$ns" "${DUMP_CMD[@]:1}")
+    if [[ $DUMP_ERR == = ]]; then "${run[@]}" >"$f" 2>&1; else "${run[@]}" >"$f" 2>"$DUMP_ERR"; fi
+    return 0
+  fi
   case "$kind" in
-    conntrack) ip netns exec "$ns" conntrack -L -o extended >"$f" 2>/dev/null ;;
-    ipvs)      ip netns exec "$ns" ipvsadm -Ln >"$f" 2>&1 ;;
-    ipvsconn)  ip netns exec "$ns" ipvsadm -Lnc >"$f" 2>&1 ;;
-    iptables)  ip netns exec "$ns" "$IPT_SAVE" -c >"$f" 2>&1 ;;
-    route)     { ip -n "$ns" route show table all; } >"$f" 2>&1 ;;
-    rule)      ip -n "$ns" rule show >"$f" 2>&1 ;;
-    neigh)     ip -n "$ns" neigh show >"$f" 2>&1 ;;
-    link)      ip -n "$ns" -d link show >"$f" 2>&1 ;;
-    addr)      ip -n "$ns" addr show >"$f" 2>&1 ;;
     tc)        { tc -n "$ns" -s filter show dev "${ns##*:}" 2>/dev/null; } >"$f" ;;
     bird)      # BIRD's control socket, as the job gives it (a lab socket only)
                is_lab_ctl "$4" || { echo "no lab control socket given for the bird dump: $4" >"$f"; return 0; }
@@ -92,30 +112,33 @@ dump() {  # dump KIND NS FILE [VALUE]
 }
 
 # dump_group KIND NS FILE: a dump that is one command in a lab namespace, as a dlnsrun group
-# (native/dlnsrun.c) appended to DUMP_ARGS — the same command and output file as dump(), without
-# `ip netns exec` / `ip -n` around it. Fails (nothing added) for the other kinds or without dlnsrun.
+# (native/dlnsrun.c: NSPATH IN OUT ERR ARGC ARG…) appended to DUMP_ARGS — the same command and
+# output file as dump(), without `ip netns exec` around it. Fails (nothing added) for the other
+# kinds or without dlnsrun.
 DUMP_ARGS=()
 dump_group() {
-  local kind=$1 ns=$2 f=$3 p=/run/netns/$2
-  [[ -n $DLNSRUN ]] && is_lab_ns "$ns" || return 1
-  case "$kind" in
-    conntrack) DUMP_ARGS+=("$p" - "$f" /dev/null 4 conntrack -L -o extended) ;;
-    ipvs)      DUMP_ARGS+=("$p" - "$f" = 2 ipvsadm -Ln) ;;
-    ipvsconn)  DUMP_ARGS+=("$p" - "$f" = 2 ipvsadm -Lnc) ;;
-    iptables)  DUMP_ARGS+=("$p" - "$f" = 2 "$IPT_SAVE" -c) ;;
-    route)     DUMP_ARGS+=("$p" - "$f" = 5 ip route show table all) ;;
-    rule)      DUMP_ARGS+=("$p" - "$f" = 3 ip rule show) ;;
-    neigh)     DUMP_ARGS+=("$p" - "$f" = 3 ip neigh show) ;;
-    link)      DUMP_ARGS+=("$p" - "$f" = 4 ip -d link show) ;;
-    addr)      DUMP_ARGS+=("$p" - "$f" = 3 ip addr show) ;;
-    *)         return 1 ;;
-  esac
+  local kind=$1 ns=$2 f=$3
+  [[ -n $DLNSRUN ]] && is_lab_ns "$ns" && dump_cmd "$kind" || return 1
+  DUMP_ARGS+=("/run/netns/$ns" - "$f" "$DUMP_ERR" "${#DUMP_CMD[@]}" "${DUMP_CMD[@]}")
 }
 
 # dump_all: runs the dumps dump_group collected, one process for all of them.
 dump_all() {
   ((${#DUMP_ARGS[@]})) && "$DLNSRUN" -k "${DUMP_ARGS[@]}" >/dev/null 2>>"$OUT/dump.err"
   DUMP_ARGS=()
+}
+
+# dumps_from TSV PREFIX: every dump a job file lists (lines kind, namespace[, value]) into
+# dump/PREFIX.KIND.NS.txt — the one-command ones from one dlnsrun process.
+dumps_from() {
+  [[ -s $1 ]] || return 0
+  local kind ns arg
+  while IFS=$'\t' read -r kind ns arg || [[ -n $kind ]]; do
+    [[ -z $kind ]] && continue
+    dump_cmd "$kind" && ! is_lab_ns "$ns" && fail "${1##*/}: $ns is not a lab namespace"
+    dump_group "$kind" "$ns" "$OUT/dump/$2.$kind.$ns.txt" || dump "$kind" "$ns" "$OUT/dump/$2.$kind.$ns.txt" "$arg"
+  done <"$1"
+  dump_all
 }
 
 # single: one connection per attempt (socat, own source port), stop at the first answer that
@@ -173,27 +196,11 @@ probe_bulk() {
 }
 
 # State dumps that do not depend on a probe (tables as built), after the probes if there are any.
-final_dumps() {
-  [[ -s $JOB/dumps.tsv ]] || return 0
-  local kind ns arg
-  while IFS=$'\t' read -r kind ns arg || [[ -n $kind ]]; do
-    [[ -z $kind ]] && continue
-    dump_group "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt" || dump "$kind" "$ns" "$OUT/dump/final.$kind.$ns.txt" "$arg"
-  done <"$JOB/dumps.tsv"
-  dump_all
-}
+final_dumps() { dumps_from "$JOB/dumps.tsv" final; }
 
 # Counters before the probes, on a lab that is up and has seen traffic already (lab check, lab
 # probe write JOB/baseline.tsv, lines as in dumps.tsv): the first probe's baseline.
-baseline_dumps() {
-  [[ -s $JOB/baseline.tsv ]] || return 0
-  local kind ns arg
-  while IFS=$'\t' read -r kind ns arg || [[ -n $kind ]]; do
-    [[ -z $kind ]] && continue
-    is_lab_ns "$ns" || fail "baseline: $ns is not a lab namespace"
-    dump "$kind" "$ns" "$OUT/dump/baseline.$kind.$ns.txt" "$arg"
-  done <"$JOB/baseline.tsv"
-}
+baseline_dumps() { dumps_from "$JOB/baseline.tsv" baseline; }
 
 UNANSWERED=0
 run_probes() {
