@@ -15,6 +15,7 @@ import type { Topology } from '../model.ts';
 import { nsName } from '../names.ts';
 import { copyCapture, unattempted } from '../run.ts';
 import { renderJob } from '../runners/job.ts';
+import { isRunning, selfRecord } from '../state/proc.ts';
 
 export interface LiveRun {
   probes: ProbeResult[];
@@ -38,34 +39,28 @@ function setAside(jobDir: string): void {
   for (const f of moving) renameSync(path.join(out, f), path.join(dest, f));
 }
 
-/** Takes the lab's probe lock (a file holding our pid); a lock whose process is gone is taken over. */
-function lock(s: LabState): () => void {
+/** Takes the lab's probe lock (a file holding our pid and start time); a lock whose process is
+ *  gone, or whose pid now belongs to another process, is taken over (lab/state/proc.ts). */
+export function lock(s: Pick<LabState, 'jobDir' | 'labId'>): () => void {
   const f = path.join(s.jobDir, 'probe.lock');
   for (let tries = 0; tries < 2; tries++) {
     try {
       const fd = openSync(f, 'wx');
-      writeSync(fd, `${process.pid}\n`);
+      const me = selfRecord();
+      writeSync(fd, `${me.pid} ${me.start}\n`);
       closeSync(fd);
       return () => rmSync(f, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(f, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && processExists(pid)) {
-        throw new LabError(`lab ${s.labId} is busy: a check or probe (pid ${pid}) is running on it; try again when it is done`, EXIT.usage);
+      const [pid, start] = readFileSync(f, 'utf8').trim().split(' ');
+      const holder = { pid: Number(pid), start: start ?? '' };
+      if (isRunning(holder)) {
+        throw new LabError(`lab ${s.labId} is busy: a check or probe (pid ${holder.pid}) is running on it; try again when it is done`, EXIT.usage);
       }
       rmSync(f, { force: true });
     }
   }
   throw new LabError(`lab ${s.labId}: cannot take its probe lock ${f}`, EXIT.infra);
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The job's probe files for this run: the probe list, the final dumps, the capture filter and the baseline —
