@@ -4,18 +4,22 @@
 // https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html
 import { readFileSync } from 'node:fs';
 
-/** The start time of a live process, or undefined when there is none with that pid. */
-export function procStartTime(pid: number): string | undefined {
+/** The fields of /proc/<pid>/stat from field 3 (state) on — index i holds field i + 3 — or
+ *  undefined when there is no such process. comm (field 2) may hold spaces and parentheses:
+ *  the fields resume after its last ')'. */
+export function statFields(pid: number): string[] | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 1) return undefined;
-  let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
-  // comm (field 2) may hold spaces and parentheses: fields resume after its last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const start = rest[22 - 3];
+}
+
+/** The start time of a live process, or undefined when there is none with that pid. */
+export function procStartTime(pid: number): string | undefined {
+  const start = statFields(pid)?.[22 - 3];
   return start && /^[0-9]+$/.test(start) ? start : undefined;
 }
 

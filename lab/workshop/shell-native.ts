@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { LabState } from '../interactive.ts';
+import { statFields } from '../state/proc.ts';
 
 // Constant code: the session id goes to a file named by an environment value, never by text in code;
 // the prompt comes as DL_PS1 (the non-interactive `bash -c` in between would unset PS1).
@@ -26,9 +27,7 @@ function sessionMembers(sid: number, netInode: number): number[] {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[3]) !== sid) continue; // field 6: session
+      if (Number(statFields(Number(d))?.[6 - 3]) !== sid) continue; // field 6: session
       if (readlinkSync(`/proc/${d}/ns/net`) !== `net:[${netInode}]`) continue;
       out.push(Number(d));
     } catch { /* gone meanwhile */ }
