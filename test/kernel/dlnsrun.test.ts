@@ -58,3 +58,34 @@ test('dlnsrun: one process, each command in its own namespace, stops at the firs
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('dlnsrun @cat: reads a file as the namespace sees it, in-process, and returns to its own namespace', async (t) => {
+  t.is(process.getuid?.(), 0, 'needs root (setns into network namespaces)');
+  const built = ensureNativeTool('dlnsrun');
+  t.truthy(built.path, built.error);
+  const dir = mkdtempSync(join(tmpdir(), 'dlnsrun-cat-'));
+  const holder = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const na = `/proc/${holder.pid}/ns/net`;
+    // A link made in the namespace shows in that namespace's /proc/self/net/dev only.
+    execFileSync('nsenter', ['-t', String(holder.pid), '-n', 'ip', 'link', 'add', 'dlcat0', 'type', 'veth', 'peer', 'name', 'dlcat1']);
+    const dev = join(dir, 'dev');
+    const after = join(dir, 'after');
+    const r = spawnSync(built.path!, [na, '-', dev, '=', '2', '@cat', '/proc/self/net/dev', '/proc/self/ns/net', '-', after, '=', '2', 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' });
+    t.is(r.status, 0, r.stderr);
+    t.regex(readFileSync(dev, 'utf8'), /dlcat0:/);
+    t.notRegex(readFileSync('/proc/self/net/dev', 'utf8'), /dlcat0:/);
+    // The next command (forked from dlnsrun after the @cat) still joins its own namespace.
+    t.is(readFileSync(after, 'utf8').trim(), execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).trim());
+    t.regex(r.stdout, /^1\t0\t\d+\.\d{6}\n2\t0\t/);
+    // A file that does not exist there: status 1, the reason in ERR, and -k goes on.
+    const miss = spawnSync(built.path!, ['-k', na, '-', join(dir, 'm.out'), join(dir, 'm.err'), '2', '@cat', '/proc/self/net/no-such-file', na, '-', join(dir, 'm2'), '=', '2', '@cat', '/proc/self/net/dev'], { encoding: 'utf8' });
+    t.is(miss.status, 1);
+    t.regex(readFileSync(join(dir, 'm.err'), 'utf8'), /no-such-file: No such file/);
+    t.regex(readFileSync(join(dir, 'm2'), 'utf8'), /dlcat0:/);
+  } finally {
+    holder.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

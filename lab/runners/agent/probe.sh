@@ -119,6 +119,10 @@ DUMP_ARGS=()
 dump_group() {
   local kind=$1 ns=$2 f=$3
   [[ -n $DLNSRUN ]] && is_lab_ns "$ns" && dump_cmd "$kind" || return 1
+  # conntrack's table as the namespace's /proc/net/nf_conntrack (the lines `conntrack -L -o
+  # extended` prints), read by dlnsrun itself (@cat): no process start. The file exists once
+  # nf_conntrack is loaded, in every namespace, when the kernel has CONFIG_NF_CONNTRACK_PROCFS.
+  [[ $kind == conntrack && -r /proc/net/nf_conntrack ]] && DUMP_CMD=(@cat /proc/self/net/nf_conntrack) DUMP_ERR=-
   DUMP_ARGS+=("/run/netns/$ns" - "$f" "$DUMP_ERR" "${#DUMP_CMD[@]}" "${DUMP_CMD[@]}")
 }
 

@@ -16,7 +16,14 @@
  *          (build steps).
  * Prints one line per command that ran, "INDEX<TAB>STATUS<TAB>END" (INDEX from 1, STATUS its exit
  * status or 128+signal, END the epoch time it ended, in seconds with microseconds), on stdout.
- * The argv is executed as given (execvp), never through a shell.
+ * The argv is executed as given (execvp), never through a shell — except the one built-in,
+ *   "@cat PATH" (ARGC 2): this process itself joins the namespace, copies the file PATH (read
+ *   there: /proc/self/net/… is that namespace's) to OUT and returns to its own namespace — no
+ *   fork, no exec. conntrack's dump is read this way: /proc/net/nf_conntrack prints the lines
+ *   `conntrack -L -o extended` prints (conntrack-tools made its extended output that file's format;
+ *   https://git.netfilter.org/conntrack-tools/tree/src/conntrack.c, nf_conntrack_standalone.c
+ *   ct_seq_show in the kernel), at the cost of a file read instead of a process start (25-70 ms
+ *   in User-Mode Linux).
  * Exit status: 0 when every command ran and exited 0, 1 otherwise, 2 on bad usage.
  */
 #define _GNU_SOURCE
@@ -57,6 +64,34 @@ static void child(char **g, int argc)
 	_exit(127);
 }
 
+/* The built-in "@cat PATH" of a group, in this process (see the header). 0 or 1, like a command. */
+static int cat_in(char **g, int self)
+{
+	int rc = 1, err = 2, in = -1, out = -1;
+	if (strcmp(g[3], "=") && strcmp(g[3], "-")) err = open(g[3], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = strcmp(g[2], "-") ? open(g[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : 1;
+	if (!strcmp(g[3], "=")) err = out;
+	int ns = open(g[0], O_RDONLY | O_CLOEXEC);
+	if (out < 0 || err < 0 || ns < 0 || setns(ns, CLONE_NEWNET) < 0) { dprintf(err < 0 ? 2 : err, "dlnsrun: %s: %s\n", g[0], strerror(errno)); goto done; }
+	in = open(g[6], O_RDONLY | O_CLOEXEC);
+	if (in < 0) { dprintf(err, "dlnsrun: %s: %s\n", g[6], strerror(errno)); goto back; }
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, n) != n) { dprintf(err, "dlnsrun: writing %s: %s\n", g[2], strerror(errno)); goto back; }
+	rc = n < 0 ? 1 : 0;
+	if (n < 0) dprintf(err, "dlnsrun: reading %s: %s\n", g[6], strerror(errno));
+back:
+	/* Back to our own namespace, or nothing more may run from here. */
+	if (setns(self, CLONE_NEWNET) < 0) { fprintf(stderr, "dlnsrun: cannot return to its namespace: %s\n", strerror(errno)); exit(1); }
+done:
+	if (in >= 0) close(in);
+	if (ns >= 0) close(ns);
+	if (out > 2) close(out);
+	if (err > 2 && err != out) close(err);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int keep = 0, i = 1, bad = 0, index = 0;
@@ -70,16 +105,22 @@ int main(int argc, char **argv)
 		j += 5 + n;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	while (i < argc) {
 		int n = atoi(argv[i + 4]);
+		int st, rc;
 		index++;
 		fflush(stdout);
-		pid_t pid = fork();
-		if (pid < 0) { fprintf(stderr, "dlnsrun: fork: %s\n", strerror(errno)); return 1; }
-		if (pid == 0) child(argv + i, n);
-		int st, rc;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-		rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (n == 2 && !strcmp(argv[i + 5], "@cat")) {
+			if (self < 0) { fprintf(stderr, "dlnsrun: /proc/self/ns/net: %s\n", strerror(errno)); return 1; }
+			rc = cat_in(argv + i, self);
+		} else {
+			pid_t pid = fork();
+			if (pid < 0) { fprintf(stderr, "dlnsrun: fork: %s\n", strerror(errno)); return 1; }
+			if (pid == 0) child(argv + i, n);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
 		struct timeval tv;
 		gettimeofday(&tv, NULL);
 		printf("%d\t%d\t%ld.%06ld\n", index, rc, (long)tv.tv_sec, (long)tv.tv_usec);
