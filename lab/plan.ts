@@ -64,7 +64,16 @@ export interface Step {
   /** exec/nsenter/host/daemon: the argv. */
   argv?: string[];
   name?: string; // daemon name
+  /** A pod server (a daemon with this set): what it answers; `argv` is its socat form. */
+  server?: PodServer;
   comment?: string;
+}
+
+/** A pod's server: on `port` over `proto`, every connection or datagram gets `file`'s bytes. */
+export interface PodServer {
+  proto: 'tcp' | 'udp' | 'sctp';
+  port: number;
+  file: string; // `@JOB@/files/…`
 }
 
 export interface Plan {
@@ -163,6 +172,14 @@ export class PlanBuilder {
 
   daemon(object: string, name: string, argv: string[], comment?: string): void {
     this.order.push({ phase: 'daemon', object, tool: 'daemon', name, argv, comment });
+  }
+
+  /**
+   * A pod server: the agent serves every pod server of the lab from one dlpod process
+   * (lab/runners/native/dlpod.c) and falls back to this step's socat daemon (`argv`) without it.
+   */
+  server(object: string, name: string, server: PodServer, argv: string[]): void {
+    this.order.push({ phase: 'daemon', object, tool: 'daemon', name, argv, server });
   }
 
   waitFile(relPath: string, seconds: number, comment?: string): void {

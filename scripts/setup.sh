@@ -43,10 +43,12 @@ if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error
 bash scripts/build-bpf.sh >/dev/null
 # The lab's compiled helpers (lab/runners/native/): dlcap, one capture process for every lab
 # namespace (one pcapng stream); dlsysctl, every namespace's sysctls from one process; dlnsrun,
-# many commands each in its namespace from one process; dlinit, a UML guest's mounts and poweroff.
+# many commands each in its namespace from one process; dlinit, a UML guest's mounts and poweroff;
+# dlpod, every pod server of a lab from one process and the probe client (static: starts faster).
 mkdir -p .lab
 gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
 gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c
 gcc -O2 -Wall -o .lab/dlnsrun lab/runners/native/dlnsrun.c
 gcc -O2 -Wall -o .lab/dlinit lab/runners/native/dlinit.c
+gcc -O2 -Wall -static -o .lab/dlpod lab/runners/native/dlpod.c
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"

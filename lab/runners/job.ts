@@ -26,7 +26,10 @@ export function manifestLine(plan: Plan, step: Step, file?: string): string[] {
     case 'ip': case 'tc': case 'sysctl': case 'iptables': case 'ipset': case 'ipvs': return [step.tool, ns, file!];
     case 'exec': case 'nsenter': return [step.tool, ns, ...step.argv!];
     case 'host': return ['host', ...step.argv!];
-    case 'daemon': return ['daemon', ns, step.name!, controlSocket(step.argv!) ?? '-', ...step.argv!];
+    case 'daemon':
+      // A pod server: `server NS NAME PROTO PORT FILE` and its socat form, for agents without dlpod.
+      if (step.server) return ['server', ns, step.name!, step.server.proto, String(step.server.port), step.server.file, ...step.argv!];
+      return ['daemon', ns, step.name!, controlSocket(step.argv!) ?? '-', ...step.argv!];
     case 'waitfile': return ['waitfile', ...step.argv!];
     case 'waitbgp': return ['waitbgp', ns, ...step.argv!];
   }

@@ -36,12 +36,15 @@ export function primaryEni(ctx: BuildContext, node: ClusterNode): EniRecord {
 
 /**
  * A tiny server per listening port in the pod, answering with a line naming the pod. TCP (and
- * SCTP): every connection gets an HTTP/1.0 response, then the server closes. socat forks per
- * connection but never execs, which keeps it cheap inside UML. UDP: every datagram gets one
- * datagram with the same line from the port it was sent to (UDP-RECVFROM's child answers the
- * sender), then an empty one (shut-null) that ends the prober's socat at once (its null-eof)
- * instead of after its timeout; what the client sends goes to /dev/null (socat's dual address
- * "read!!write", http://www.dest-unreach.org/socat/doc/socat.html#ADDRESS_DUAL).
+ * SCTP): every connection gets an HTTP/1.0 response, then the server closes. UDP: every datagram
+ * gets one datagram with the same line from the port it was sent to, then an empty one that ends
+ * the prober at once instead of after its timeout. The agent serves them all from one process
+ * (dlpod: a listening socket opened in each pod's namespace, one epoll loop, no fork per
+ * connection); each step also carries its socat form, which the agent runs where dlpod is
+ * missing: socat forks per connection but never execs; UDP-RECVFROM's child answers the sender,
+ * shut-null sends the empty datagram (the prober's socat ends at it: null-eof), and what the client
+ * sends goes to /dev/null (socat's dual address "read!!write",
+ * http://www.dest-unreach.org/socat/doc/socat.html#ADDRESS_DUAL).
  */
 export function podServers(ctx: BuildContext, pod: Pod): void {
   const file = (proto: string, port: number, http: boolean) => {
@@ -50,14 +53,17 @@ export function podServers(ctx: BuildContext, pod: Pod): void {
     return ctx.b.file(`resp-${pod.name}-${proto}${port}`, resp);
   };
   for (const port of pod.listen) {
-    ctx.b.daemon(pod.name, `srv-${pod.name}-${port}`, ['socat', '-U', `TCP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${file('', port, true)},rdonly`]);
+    const f = file('', port, true);
+    ctx.b.server(pod.name, `srv-${pod.name}-${port}`, { proto: 'tcp', port, file: f }, ['socat', '-U', `TCP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${f},rdonly`]);
   }
   for (const port of pod.listenUdp) {
-    ctx.b.daemon(pod.name, `srv-${pod.name}-udp${port}`, ['socat', `UDP-RECVFROM:${port},fork,shut-null`, `OPEN:${file('udp', port, false)},rdonly!!OPEN:/dev/null,wronly`]);
+    const f = file('udp', port, false);
+    ctx.b.server(pod.name, `srv-${pod.name}-udp${port}`, { proto: 'udp', port, file: f }, ['socat', `UDP-RECVFROM:${port},fork,shut-null`, `OPEN:${f},rdonly!!OPEN:/dev/null,wronly`]);
   }
   if (pod.listenSctp.length) ctx.b.feature('sctp');
   for (const port of pod.listenSctp) {
-    ctx.b.daemon(pod.name, `srv-${pod.name}-sctp${port}`, ['socat', '-U', `SCTP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${file('sctp', port, true)},rdonly`]);
+    const f = file('sctp', port, true);
+    ctx.b.server(pod.name, `srv-${pod.name}-sctp${port}`, { proto: 'sctp', port, file: f }, ['socat', '-U', `SCTP-LISTEN:${port},fork,reuseaddr,backlog=128`, `OPEN:${f},rdonly`]);
   }
 }
 

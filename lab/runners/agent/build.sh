@@ -23,12 +23,39 @@ run_step() {
                 echo "$dpid" >>"$OUT/daemons.pid"
                 for a in "$@"; do [[ $a =~ ^(TCP|UDP|SCTP)[46]?-(LISTEN|RECVFROM):([0-9]+) ]] && LISTENERS+=("$dpid	$ns	${BASH_REMATCH[3]}	${BASH_REMATCH[1]}"); done
                 printf '%s\tdaemon-start\t%s\n' "${EPOCHREALTIME/,/.}" "$name" >>"$OUT/events.tsv" ;;
+    server)     run_step daemon "$1" "$2" - "${@:6}" ;;   # a pod server without dlpod: its socat form
+    servers)    pod_servers "$@" ;;
     sleep)      is_num "$1" || { echo "sleep: not a number: $1" >&2; return 2; }; sleep "$1" ;;
     waitfile)   is_num "$2" || { echo "waitfile: seconds not a number: $2" >&2; return 2; }
                 local i; for ((i = 0; i < $2 * 50; i++)); do [[ -s $JOB/$1 ]] && return 0; pause 0.02; done; return 1 ;;
     waitbgp)    wait_bgp "$@" ;;
     *)          echo "unknown step kind: $kind" >&2; return 2 ;;
   esac
+}
+
+# pod_servers N (NS NAME PROTO PORT FILE)...: consecutive pod servers (manifest `server` lines)
+# from one process, `dlpod serve` (native/dlpod.c: a socket opened in each lab namespace by setns,
+# one epoll loop), journalled as one daemon; it prints "ready" once every socket listens.
+PODSRV=()
+pod_servers() {
+  local n=$1 ns file
+  local -a args=()
+  shift
+  while (($# >= 5)); do
+    ns=$1 file=$5
+    is_lab_ns "$ns" || { echo "server: $ns is not a lab namespace" >&2; return 2; }
+    [[ $file == "$JOB"/files/* && $file != *..* ]] || { echo "server: reply file outside the job: $file" >&2; return 2; }
+    args+=("/run/netns/$ns" "$3" "$4" "$file")
+    shift 5
+  done
+  (($# == 0 && ${#args[@]})) || { echo "servers: want NS NAME PROTO PORT FILE groups" >&2; return 2; }
+  "$DLPOD" serve "$LAB" "${args[@]}" >"$OUT/podsrv-$n.ready" 2>"$OUT/daemon-podsrv-$n.log" </dev/null &
+  local dpid=$!
+  proc_start "$dpid"
+  journal "daemon	podsrv-$n	$dpid	$PROC_START" || { kill -9 "$dpid"; return 13; }
+  echo "$dpid" >>"$OUT/daemons.pid"
+  PODSRV+=("$dpid	$OUT/podsrv-$n.ready")
+  event "daemon-start	podsrv-$n	$((${#args[@]} / 4))"
 }
 
 # Servers the build started (pid, namespace, port, TCP|UDP|SCTP): probes wait until each listens,
@@ -64,6 +91,21 @@ wait_listeners() {
     ((up)) || event "listener-not-ready	$ns	$port	$proto"
   done
   LISTENERS=()
+  # dlpod: until it prints "ready" (a read of its stdout file, no process), or it is gone.
+  local file line
+  for entry in "${PODSRV[@]}"; do
+    IFS=$'\t' read -r pid file <<<"$entry"
+    up=0
+    while ((EPOCHSECONDS <= deadline)); do
+      line=""
+      read -r line 2>/dev/null <"$file"
+      [[ $line == ready ]] && { up=1; break; }
+      [[ -d /proc/$pid ]] || break
+      pause 0.01
+    done
+    ((up)) || event "listener-not-ready	${file##*/}"
+  done
+  PODSRV=()
 }
 
 # journal_netns BATCH: every `netns add NAME` of the batch must be a lab namespace; all of them
@@ -237,6 +279,19 @@ build() {
     IFS=$'\t' read -r -a f <<<"$line"
     # @JOB@ stands for the job directory, whose path differs between host and guest.
     f=("${f[@]//@JOB@/$JOB}")
+    if [[ ${f[0]} == server && -n $DLPOD ]]; then
+      # Consecutive pod servers: one dlpod process for all of them (run_step servers).
+      g=("${f[@]:1:5}")
+      for ((j = i + 1; j < ${#lines[@]}; j++)); do
+        IFS=$'\t' read -r -a args <<<"${lines[j]}"
+        [[ ${args[0]:-} == server ]] || break
+        g+=("${args[@]:1:5}")
+        line+=" | ${lines[j]}"
+      done
+      n=$((n + j - i - 1))
+      i=$((j - 1))
+      f=(servers "$n" "${g[@]//@JOB@/$JOB}")
+    fi
     if [[ ${f[0]} == sysctl && -n $DLSYSCTL ]]; then
       # Consecutive sysctl steps (one per namespace) in one process: dlsysctl NSPATH FILE...
       args=("/run/netns/${f[1]}" "$JOB/${f[2]}")

@@ -145,8 +145,8 @@ dumps_from() {
   dump_all
 }
 
-# single: one connection per attempt (socat, own source port), stop at the first answer that
-# contains want-text (or the first answer when want-text is "-"); bulk: N sequential
+# single: one connection per attempt (dlpod probe, or socat; own source port), stop at the first
+# answer that contains want-text (or the first answer when want-text is "-"); bulk: N sequential
 # connections from one bash process, counting answers. UDP: one datagram per attempt, the
 # answer is the datagram that comes back (the pod's server then sends an empty one, which ends
 # socat at once: null-eof); no answer within the timeout is an empty reply. SCTP: as TCP.
@@ -155,12 +155,23 @@ probe_single() {
   local a reply rc
   for ((a = 1; a <= attempts; a++)); do
     local t0=${EPOCHREALTIME/,/.}
-    case $proto in
-      udp)  reply=$(printf 'probe %s\n' "$id" | ip netns exec "$ns" socat -T "$to" -t "$to" "UDP:$ip:$port,sourceport=$((sport + a)),reuseaddr,null-eof" STDIO 2>"$OUT/probe-$id.err") ;;
-      sctp) reply=$(ip netns exec "$ns" socat -T "$to" -u "SCTP-CONNECT:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err") ;;
-      *)    reply=$(ip netns exec "$ns" socat -T "$to" -u "TCP:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err") ;;
-    esac
-    rc=$?
+    if [[ -n $DLPOD ]]; then
+      # dlpod: the same attempt from one process that setns()es into the client's namespace. Its
+      # reply goes through a file, not $(…): a command substitution forks the agent's shell first
+      # (55-140 ms in UML, twice dlpod's own start). Trailing newlines dropped, as $(…) does.
+      "$DLPOD" probe "$LAB" "/run/netns/$ns" "$proto" "$ip" "$port" "$((sport + a))" "$to" "probe $id"$'\n' >"$OUT/probe-$id.reply" 2>"$OUT/probe-$id.err"
+      rc=$?
+      reply=""
+      IFS= read -r -d '' reply <"$OUT/probe-$id.reply"
+      while [[ $reply == *$'\n' ]]; do reply=${reply%$'\n'}; done
+    else
+      case $proto in
+        udp)  reply=$(printf 'probe %s\n' "$id" | ip netns exec "$ns" socat -T "$to" -t "$to" "UDP:$ip:$port,sourceport=$((sport + a)),reuseaddr,null-eof" STDIO 2>"$OUT/probe-$id.err") ;;
+        sctp) reply=$(ip netns exec "$ns" socat -T "$to" -u "SCTP-CONNECT:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err") ;;
+        *)    reply=$(ip netns exec "$ns" socat -T "$to" -u "TCP:$ip:$port,connect-timeout=$to,sourceport=$((sport + a)),reuseaddr" STDOUT 2>"$OUT/probe-$id.err") ;;
+      esac
+      rc=$?
+    fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$a" "$t0" "${EPOCHREALTIME/,/.}" "$rc" "${reply//[$'\r\n\t']/ }" >>"$OUT/probes.out"
     if ((rc == 0)) && [[ -n $reply ]] && { [[ $want == - ]] || [[ $reply == *"$want"* ]]; }; then
       return 0
@@ -173,9 +184,16 @@ probe_single() {
 probe_bulk() {
   local id=$1 ns=$2 ip=$3 port=$4 count=$5 to=$6 proto=${7:-tcp}
   local t0=${EPOCHREALTIME/,/.}
-  # One process for all connections: bash's /dev/tcp needs no fork per connection. UDP and SCTP
-  # take one socat per connection (bash reads a socket byte by byte, and a datagram socket drops
-  # the rest of a datagram at the first byte read; /dev/sctp does not exist).
+  if [[ -n $DLPOD ]]; then
+    # dlpod: every connection from one process in the client's namespace, the same lines.
+    "$DLPOD" bulk "$LAB" "/run/netns/$ns" "$proto" "$ip" "$port" "$count" "$to" >"$OUT/bulk-$id.tsv" 2>"$OUT/probe-$id.err"
+    local rc=$?
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "bulk" "$t0" "${EPOCHREALTIME/,/.}" "$rc" "" >>"$OUT/probes.out"
+    return
+  fi
+  # Without dlpod, one process for all connections: bash's /dev/tcp needs no fork per connection.
+  # UDP and SCTP take one socat per connection (bash reads a socket byte by byte, and a datagram
+  # socket drops the rest of a datagram at the first byte read; /dev/sctp does not exist).
   # The script is a constant: every value reaches it as an argument ($1…$5), never as text.
   ip netns exec "$ns" timeout "$((to * count + 5))" bash -c '
     for ((i = 1; i <= $3; i++)); do
