@@ -4,7 +4,7 @@
 # probes.tsv columns: id  client-ns  dst-ip  dst-port  attempts  timeout-s  want-text  mode(single|bulk)  dump-spec  sport-base  protocol(tcp|udp|sctp)
 # (attempt a of a single probe uses source port sport-base + a; every number is checked first)
 # dump-spec: comma list of [?]kind:ns[:value] ('?': only once a single probe of the run went unanswered) (value: bird's control socket, bpf's pin folder) with kind in conntrack|ipvs|iptables|route|rule|neigh|link|addr|bpf|bird
-# (bird: `birdc show protocols` and `show route all` on the control socket /run/<ns>.ctl)
+# (bird: `show protocols` and `show route all` on the control socket /run/<ns>.ctl, bird_dump)
 CAP_PIDS=()
 CAP_MODE=""
 # start_captures: starts the capture of every lab namespace (idempotent); captures_ready waits
@@ -102,13 +102,36 @@ dump() {  # dump KIND NS FILE [VALUE]: one process (or two) for this dump
     tc)        { tc -n "$ns" -s filter show dev "${ns##*:}" 2>/dev/null; } >"$f" ;;
     bird)      # BIRD's control socket, as the job gives it (a lab socket only)
                is_lab_ctl "$4" || { echo "no lab control socket given for the bird dump: $4" >"$f"; return 0; }
-               { birdc -s "$4" show protocols; echo '# show route all'; birdc -s "$4" show route all; } >"$f" 2>&1 ;;
+               bird_dump "$4" "$f" ;;
     bpf)       # an object's tc eBPF service maps (serviceProxy ebpf), in the pin folder the job gives
                local d=$4 m
                is_lab_bpffs "$d" || { echo "no lab pin folder given for the bpf dump: $d" >"$f"; return 0; }
                for m in lb4_services_v2 lb4_backends lb4_reverse_nat; do printf '# %s\n' "$m"; bpftool -j map dump pinned "$d/$m"; printf '\n'; done >"$f" 2>&1 ;;
     *)         echo "unknown dump kind $kind" >"$f" ;;
   esac
+}
+
+# bird_dump SOCK FILE: `show protocols`, a "# show route all" line, the banner and `show route all`
+# (the layout lab/evidence/birdc.ts splits), from one birdcl process fed both commands on stdin —
+# it echoes each as "bird> …", which marks where the second one's answer starts — instead of one
+# birdc per command. Without birdcl, two birdc processes as before.
+bird_dump() {
+  local sock=$1 f=$2 line banner=""
+  if [[ -z $BIRDCL ]]; then
+    { birdc -s "$sock" show protocols; echo '# show route all'; birdc -s "$sock" show route all; } >"$f" 2>&1
+    return 0
+  fi
+  "$BIRDCL" -s "$sock" >"$f" 2>&1 <<<$'show protocols\nshow route all'
+  local -a lines=()
+  mapfile -t lines <"$f"
+  for line in "${lines[@]}"; do
+    case $line in
+      'BIRD '*' ready.') banner=$line; printf '%s\n' "$line" ;;
+      'bird> show route all') printf '# show route all\n'; [[ -z $banner ]] || printf '%s\n' "$banner" ;;
+      'bird>'*) ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done >"$f"
 }
 
 # dump_group KIND NS FILE: a dump that is one command in a lab namespace, as a dlnsrun group
