@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   iproute2 iptables ipset ipvsadm conntrack tcpdump socat curl procps util-linux kmod psmisc
   user-mode-linux          # the uml runner's kernel (linux.uml + modules: ipvlan, 8021q, dummy, ip_vs)
-  gcc libc6-dev            # builds the UML xstate shim (lab/runners/native/uml-xstate-shim.c)
+  gcc libc6-dev            # builds the UML xstate shim and the lab's helpers (lab/runners/native/*.c)
   libpcap-dev              # builds the capture process (lab/runners/native/dlcap.c: filter compiler)
   bpftool clang llvm libbpf-dev   # the tc eBPF load balancer (bpf/lb4.c)
   bird2                    # Calico BGP: nodes, top-of-rack and core routers
@@ -44,11 +44,13 @@ bash scripts/build-bpf.sh >/dev/null
 # The lab's compiled helpers (lab/runners/native/): dlcap, one capture process for every lab
 # namespace (one pcapng stream); dlsysctl, every namespace's sysctls from one process; dlnsrun,
 # many commands each in its namespace from one process; dlinit, a UML guest's mounts and poweroff;
-# dlpod, every pod server of a lab from one process and the probe client (static: starts faster).
+# dlpod, every pod server of a lab from one process and the probe client; dlnet, every namespace's
+# ip batch from one process speaking rtnetlink (both static: they start faster).
 mkdir -p .lab
 gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
 gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c
 gcc -O2 -Wall -o .lab/dlnsrun lab/runners/native/dlnsrun.c
 gcc -O2 -Wall -o .lab/dlinit lab/runners/native/dlinit.c
 gcc -O2 -Wall -static -o .lab/dlpod lab/runners/native/dlpod.c
+gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/native/dlnet-lines.c
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"

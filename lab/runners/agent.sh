@@ -82,8 +82,9 @@ is_num() { [[ $1 =~ ^[0-9]+$ ]]; }
 # repo's .lab/ (built by the runner). dlcap: one capture process for every lab namespace (one
 # pcapng stream); dlsysctl: every namespace's sysctls from one process; dlnsrun: many commands,
 # each in its namespace, from one process (no `ip netns exec` per command); dlpod: every pod server
-# of the lab from one process, and the probe client without `ip netns exec`. Empty when missing:
-# the agent then uses one tcpdump, one sysctl, one `ip netns exec` per namespace, socat.
+# of the lab from one process, and the probe client without `ip netns exec`; dlnet: every
+# namespace's ip batch from one process speaking rtnetlink. Empty when missing: the agent then
+# uses one tcpdump, one sysctl, one `ip netns exec`, one `ip -batch` per namespace, socat.
 find_tool() {  # find_tool VAR NAME OVERRIDE (no command substitution: a fork costs in UML)
   local c here=${BASH_SOURCE[0]%/*}
   printf -v "$1" '%s' ""
@@ -95,6 +96,7 @@ find_tool DLCAP dlcap "${DL_DLCAP:-}"
 find_tool DLSYSCTL dlsysctl "${DL_DLSYSCTL:-}"
 find_tool DLNSRUN dlnsrun "${DL_DLNSRUN:-}"
 find_tool DLPOD dlpod "${DL_DLPOD:-}"
+find_tool DLNET dlnet "${DL_DLNET:-}"
 
 # The phases live in agent/*.sh, next to this script (bind-mounted beside it in a container).
 AGENT_DIR=${BASH_SOURCE[0]%/*}/agent

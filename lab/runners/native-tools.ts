@@ -3,22 +3,26 @@
 //   dlcap     one capture process for a whole lab: a packet socket per namespace, one pcapng stream
 //   dlsysctl  the sysctl files of every namespace written from one process
 //   dlnsrun   many commands, each inside its namespace (setns, exec), from one process
+//   dlnet     every namespace's `ip -batch` file applied from one process speaking rtnetlink
 //   dlinit    the mounts at a UML guest's start and the summary and poweroff at its end (uml-init.sh)
 //   dlpod     every pod server of a lab from one process (a socket per namespace, one epoll loop),
 //             and the probe client, in the client's namespace by setns
 // The agent finds them in .lab/ (or next to itself in a container) and falls back to tcpdump,
-// sysctl, `ip netns exec` and socat when one is missing.
+// sysctl, `ip netns exec`, `ip -batch` and socat when one is missing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-// dlpod is linked statically: it starts once per probe attempt, and a static binary starts in
-// ~27 ms inside UML where a dynamic one needs ~38 (no loader, no libc mapping).
-const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: [], dlpod: ['-static'] };
-export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod';
-export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod'];
+// dlpod and dlnet are linked statically: dlpod starts once per probe attempt, dlnet once per
+// build, and a static binary starts in ~27 ms inside UML where a dynamic one needs ~38 (no loader,
+// no libc mapping).
+const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: [], dlpod: ['-static'], dlnet: ['-static'] };
+/** Sources beyond native/<name>.c (compiled together; a header makes the binary stale too). */
+const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h'] };
+export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet';
+export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet'];
 
 export function nativeToolPath(name: NativeTool): string {
   return path.resolve(here, '../..', '.lab', name);
@@ -27,13 +31,14 @@ export function nativeToolPath(name: NativeTool): string {
 /** The path of an up-to-date binary, or why there is none (gcc, or libpcap-dev for dlcap, missing). */
 export function ensureNativeTool(name: NativeTool): { path?: string; error?: string } {
   const src = path.join(here, 'native', `${name}.c`);
+  const inputs = [src, ...(EXTRA[name] ?? []).map((f) => path.join(here, 'native', f))];
   const bin = nativeToolPath(name);
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return { path: bin };
+  if (existsSync(bin) && inputs.every((f) => statSync(bin).mtimeMs >= statSync(f).mtimeMs)) return { path: bin };
   mkdirSync(path.dirname(bin), { recursive: true });
   // Built under a private name and renamed: concurrent runs never see a half-written binary.
   const tmp = `${bin}.${process.pid}.tmp`;
   try {
-    execFileSync('gcc', ['-O2', '-Wall', '-o', tmp, src, ...LIBS[name]], { stdio: 'pipe' });
+    execFileSync('gcc', ['-O2', '-Wall', '-o', tmp, ...inputs.filter((f) => f.endsWith('.c')), ...LIBS[name]], { stdio: 'pipe' });
     renameSync(tmp, bin);
     return { path: bin };
   } catch (e) {

@@ -294,11 +294,36 @@ nsrun_group() {
   NSRUN_LINES+=("$line")
 }
 
-# nsrun_steps: runs the groups; one step-end event per step that ran (its own end time); the
-# first failure is the build's failure, reported as run_step's would be.
+# dlnet_group N LINE KIND NS FILE: appends manifest step N, an `ip` step, to dlnet's list
+# (native/dlnet.c: NSPATH FILE pairs, applied from one process that speaks rtnetlink, no `ip`
+# process per namespace). Fails (nothing added) for any other kind or a namespace not the lab's.
+dlnet_group() {
+  local n=$1 line=$2 kind=$3 ns=${4:-} file=${5:-}
+  [[ $kind == ip && -n $file ]] && is_lab_ns "$ns" || return 1
+  NSRUN_ARGS+=("/run/netns/$ns" "$JOB/$file")
+  NSRUN_STEPS+=("$n	$kind	$ns")
+  NSRUN_LINES+=("$line")
+}
+
+# group_more ADD: after build()'s step i went to a group, the steps that follow it while ADD
+# (nsrun_group or dlnet_group) takes them; moves build()'s i and n past them.
+group_more() {
+  local -a g
+  for ((j = i + 1; j < ${#lines[@]}; j++)); do
+    IFS=$'\t' read -r -a g <<<"${lines[j]}"
+    g=("${g[@]//@JOB@/$JOB}")
+    "$1" "$((n + 1))" "${lines[j]}" "${g[@]}" || break
+    n=$((n + 1))
+  done
+  i=$((j - 1))
+}
+
+# nsrun_steps CMD...: runs the groups with CMD (dlnsrun, or dlnet LAB); one step-end event per step
+# that ran (its own end time); the first failure is the build's failure, reported as run_step's
+# would be.
 nsrun_steps() {
   local idx st end k failed=""
-  "$DLNSRUN" "${NSRUN_ARGS[@]}" >"$OUT/nsrun.status" 2>"$OUT/nsrun.err"
+  "$@" "${NSRUN_ARGS[@]}" >"$OUT/nsrun.status" 2>"$OUT/nsrun.err"
   local rc=$?
   while IFS=$'\t' read -r idx st end; do
     k=$((idx - 1))
@@ -349,16 +374,15 @@ build() {
       n=$((n + j - i - 1))
       i=$((j - 1))
       "$DLSYSCTL" "${args[@]}" 2>"$OUT/step.err" || { fail_step "$n" "$line" || return 14; return 1; }
+    elif [[ ${f[0]} == ip && -n $DLNET ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && dlnet_group "$n" "$line" "${f[@]}"; then
+      # Consecutive ip steps (a batch per namespace) applied by one process (dlnet), in order.
+      group_more dlnet_group
+      nsrun_steps "$DLNET" "$LAB" || return $?
+      continue
     elif [[ -n $DLNSRUN ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && nsrun_group "$n" "$line" "${f[@]}"; then
       # Consecutive ip, iptables, ipset and ipvs steps in one process (dlnsrun), in order.
-      for ((j = i + 1; j < ${#lines[@]}; j++)); do
-        IFS=$'\t' read -r -a g <<<"${lines[j]}"
-        g=("${g[@]//@JOB@/$JOB}")
-        nsrun_group "$((n + 1))" "${lines[j]}" "${g[@]}" || break
-        n=$((n + 1))
-      done
-      i=$((j - 1))
-      nsrun_steps || return $?
+      group_more nsrun_group
+      nsrun_steps "$DLNSRUN" || return $?
       continue
     elif ! run_step "${f[@]}" 2>"$OUT/step.err"; then
       [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
