@@ -2,13 +2,14 @@
  * dlnet (lab/runners/native/dlnet.c, built from source) against `ip -batch`, in a User-Mode Linux
  * guest (its own kernel: nothing here touches the host's network). The `ip` batches of real
  * compiled scenarios — a set that covers every line shape the whole catalogue produces, with
- * every family — are applied twice: one `ip -n NS -batch FILE` per namespace in lab A's
- * namespaces, one dlnet for all of them in lab B's; each namespace's `ip -d` dumps of links,
- * addresses, routes of every table, rules and neighbours must then be the same, once the lab ids
- * in namespace names and the random MAC of the devices made without one (the dummy kube-ipvs0)
- * are set aside. Refusals: a line the kernel
- * refuses stops dlnet on the line where `ip -batch` stops (file:line, later lines not applied), an
- * unknown word or command is refused, namespaces that are not the lab's are never entered.
+ * every family — are applied twice in fresh namespaces of the same names: one
+ * `ip -n NS -batch FILE` per namespace, then one dlnet for all of them; each namespace's `ip -d`
+ * dumps of links, addresses, routes of every table, rules and neighbours must then be the same,
+ * once what the kernel decides on its own is set aside (see normalize). Refusals: a line the
+ * kernel refuses or dlnet does not know stops dlnet on the line where `ip -batch` stops
+ * (file:line, later lines not applied), a line valid for ip but outside the grammar is refused,
+ * namespaces that are not the lab's are never entered. In the agent: a refused line in a
+ * scenario's batch fails the build at that step, with dlnet's file:line.
  * Needs linux.uml and gcc: a missing prerequisite FAILS the file.
  */
 import test from 'ava';
@@ -16,15 +17,17 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCatalog } from '../../lab/catalog.ts';
+import { loadCatalog, locateScenario } from '../../lab/catalog.ts';
 import { compileScenario } from '../../lab/compile.ts';
+import { runScenario } from '../../lab/run.ts';
 import { executionSteps } from '../../lab/runners/execution.ts';
 import type { Scenario, Topology } from '../../lab/model.ts';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
 import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
 
 const GUEST = new URL('./dlnet-guest.sh', import.meta.url).pathname;
-const [LAB_A, LAB_B] = ['a0a0a0', 'b1b1b1']; // the refusal cases' ip and dlnet labs; B also the compiled cases'
+// The refusal cases' labs (ip's, dlnet's); the compiled cases are built in lab B's names both times.
+const [LAB_A, LAB_B] = ['a0a0a0', 'b1b1b1'];
 const KEYWORDS = new Set('link add set address neigh replace route rule type veth vlan ipvlan dummy bridge peer name index netns id mode l2 l3 l3s private vepa up down arp on off master dev scope host global lladdr nud permanent noarp via onlink table default main local from to iif lookup pref'.split(' '));
 
 /** A line's shape: its keywords, every value replaced by V (`link set X up` and `… name eth0` differ). */
@@ -124,7 +127,7 @@ const BAD: Record<string, { batch: string[]; files?: Record<string, string[]>; a
   good: { batch: ['link add g0 type dummy', 'link set g0 up', 'address add 10.1.2.3/24 dev g0'], args: [LAB_B, `/run/netns/dl-${LAB_B}-n`, '@DIR@/batch', `/run/netns/dl-${LAB_B}-peer`, '@DIR@/batch'] },
 };
 
-test('dlnet builds the same kernel state as ip -batch for every line shape of the catalogue, and stops where ip stops', async (t) => {
+test.serial('dlnet builds the same kernel state as ip -batch for every line shape of the catalogue, and stops where ip stops', async (t) => {
   t.truthy(umlBinary(), 'needs linux.uml (apt-get install user-mode-linux)');
   t.truthy(umlKernelVersion(), 'needs the UML modules under /usr/lib/uml/modules');
   const built = ensureNativeTool('dlnet');
@@ -229,4 +232,30 @@ test('dlnet builds the same kernel state as ip -batch for every line shape of th
     if (!process.env.DLNET_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
     else t.log(`kept ${dir}`);
   }
+});
+
+test.serial('in the agent: a line dlnet refuses fails the build at its step, with the file and line (eniip-5, UML)', async (t) => {
+  const { topo, scenario } = locateScenario('eniip-5');
+  const bad = 'route add 10.99.0.0/16 dev eth0 frobnicate 1';
+  let where: { step: number; file: string; manifestLine: string } | undefined;
+  const report = await runScenario(topo, scenario, {
+    runner: 'uml', timeoutMs: 5 * 60_000,
+    // Before the job runs: the bad line becomes line 2 of ecs1's ip batch (the job is plain files).
+    execute: async (job) => {
+      const steps = readFileSync(join(job.dir, 'manifest.tsv'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+      const i = steps.findIndex((l) => /^ip\tdl-[0-9a-f]{6}-ecs1\t/.test(l));
+      const file = steps[i]!.split('\t')[2]!;
+      const lines = readFileSync(join(job.dir, file), 'utf8').split('\n');
+      lines.splice(1, 0, bad);
+      writeFileSync(join(job.dir, file), lines.join('\n'));
+      where = { step: i + 1, file, manifestLine: steps[i]! };
+      return undefined;
+    },
+  });
+  t.truthy(where, 'ecs1 has no ip step');
+  t.false(report.passed);
+  t.regex(report.error ?? '', /^the build failed on the uml runner/);
+  t.true((report.error ?? '').includes(`step ${where!.step} failed: ${where!.manifestLine}`), report.error);
+  // dlnet's words, not ip's ('Error: either "to" is duplicate, or "frobnicate" is a garbage.'): it ran.
+  t.true((report.error ?? '').includes(`${where!.file}:2: ${bad}: unsupported: "frobnicate"`), report.error);
 });
