@@ -16,8 +16,12 @@ export const CORE_FEATURES: FeatureRecord[] = [
     probe: ['ip', 'netns', 'exec', '@NS@', 'ipvsadm', '-A', '-t', '10.255.255.1:80', '-s', 'rr'], tools: { ipvsadm: 'ipvsadm' },
   },
   {
+    // bpfilter: while it is not loaded, the kernel asks for it at every iptables get/setsockopt
+    // (bpfilter_mbox_request, https://elixir.bootlin.com/linux/v6.1/source/net/ipv4/bpfilter/sockopt.c),
+    // a usermode-helper modprobe each time it is refused. Loaded, it answers -ENOPROTOOPT and the
+    // call goes on to iptables' own sockopts (ip_setsockopt, https://elixir.bootlin.com/linux/v6.1/source/net/ipv4/ip_sockglue.c).
     name: 'iptables', config: 'iptables with CONFIG_IP_NF_NAT and xt_statistic',
-    modules: ['nf_conntrack', 'nf_nat', 'iptable_nat', 'iptable_filter', 'xt_statistic'],
+    modules: ['nf_conntrack', 'nf_nat', 'iptable_nat', 'iptable_filter', 'xt_statistic', 'bpfilter'],
     probe: ['ip', 'netns', 'exec', '@NS@', '@IPTABLES_RESTORE@', '@FILE:statistic-dnat.rules@'],
     tools: { 'iptables-restore': 'iptables' },
   },

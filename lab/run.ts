@@ -9,6 +9,7 @@ import { analyze, type ProbeResult } from './checks/analyze.ts';
 import { stories, type Story } from './explain/story.ts';
 import type { RunnerName, RunOutcome } from './runners/types.ts';
 import type { Job } from './runners/job.ts';
+import { missingModules, readModuleRequests } from './runners/module-requests.ts';
 
 export interface ScenarioReport {
   id: string;
@@ -29,6 +30,9 @@ export interface ScenarioReport {
   stories?: Story[];
   /** Where the run's capture was copied (--pcap): one pcapng, every interface named object:iface. */
   pcap?: string;
+  /** Modules the guest's kernel had to have loaded during the run because the plan's list lacked
+   *  them (UML: lab/runners/module-requests.ts); none when the list is complete. */
+  moduleRequests?: string[];
 }
 
 export interface RunOptions {
@@ -90,7 +94,7 @@ export async function runScenario(topo: Topology, scenario: Scenario, opts: RunO
     report = {
       id: scenario.id, labId: compiled.plan.labId, title: scenario.title, family: topo.family, file: topo.file,
       runner: outcome.runner, kernel: outcome.kernel, passed: false, timings: outcome.timings, probes: [],
-      jobDir: opts.keep ? job.dir : undefined, plan: compiled.plan,
+      jobDir: opts.keep ? job.dir : undefined, plan: compiled.plan, moduleRequests: missingModules(readModuleRequests(job.dir)),
     };
     if (outcome.agentStatus !== 0) {
       report.error = agentError(job, outcome);

@@ -151,7 +151,8 @@ export function finishFabric(ctx: BuildContext): void {
       `route add ${s.vip}/32 via ${NH_FAR} dev ${routerSide} onlink`);
     if (i === 0) b.ip(ROUTER, `route add default via ${NH_FAR} dev ${routerSide} onlink`);
     b.iptables(s.name, slbRules(ctx, s, vpcCidrs));
-    b.module('iptable_nat', 'iptable_filter', 'xt_statistic', 'xt_conntrack', 'nf_conntrack', 'nf_nat');
+    // -m tcp, -m comment, -j DNAT/SNAT: without their modules the kernel asks for ipt_tcp, ipt_comment, ipt_DNAT.
+    b.module('iptable_nat', 'iptable_filter', 'xt_statistic', 'xt_conntrack', 'nf_conntrack', 'nf_nat', 'xt_tcpudp', 'xt_comment', 'xt_nat');
     b.feature('iptables');
   });
   const edge = cluster.slbs[0];

@@ -20,7 +20,8 @@ set -u
 JOB=${1:?job dir}
 PHASE=${2:-all}
 OUT="$JOB/out"
-mkdir -p "$OUT/capture" "$OUT/dump"
+# The host makes both when it writes the job (lab/runners/job.ts): no process unless one is missing.
+[[ -d $OUT/capture && -d $OUT/dump ]] || mkdir -p "$OUT/capture" "$OUT/dump"
 IPT_RESTORE=${DL_IPTABLES_RESTORE:-iptables-restore}
 IPT_SAVE=${DL_IPTABLES_SAVE:-iptables-save}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -109,7 +109,8 @@ export function writeJob(compiled: Compiled): Job {
       mkdirSync(path.dirname(f), { recursive: true });
       writeFileSync(f, content);
     }
-    mkdirSync(path.join(dir, 'out'), { recursive: true });
+    // The agent's evidence folders, made here: in a UML guest its `mkdir -p` is a process (~50 ms).
+    for (const d of ['capture', 'dump']) mkdirSync(path.join(dir, 'out', d), { recursive: true });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw new InfraError(`cannot write the job of lab ${labId} in ${dir}: ${(e as Error).message}`);

@@ -25,8 +25,14 @@ finish() {
 }
 trap finish EXIT
 
+# The plan's modules: dlinit loads them itself (finit_module, in modprobe's order) and leaves in
+# /run/dl-job/out/modules-left what it could not (an alias, a failed load) for modprobe, which says why.
+# It also points /proc/sys/kernel/modprobe at itself: the kernel's own module requests land in
+# out/module-requests (a complete plan makes none) and are then served by modprobe.
+mods=()
 if [[ -n $DLINIT ]]; then
   "$DLINIT" setup "$DL_JOB"
+  if [[ -r /run/dl-job/out/modules-left ]]; then read -r -a mods </run/dl-job/out/modules-left; else IFS=',' read -r -a mods <<<"${DL_MODULES:-}"; fi
 else
   mount -t proc proc /proc
   mount -t sysfs sysfs /sys
@@ -47,6 +53,7 @@ else
   # which the tmpfs above hides inside the guest.
   mount -t hostfs -o "$DL_JOB" hostfs /run/dl-job
   ip link set lo up
+  IFS=',' read -r -a mods <<<"${DL_MODULES:-}"
 fi
 DL_JOB=/run/dl-job
 # The lab's journal needs no fsync in here: what the guest makes dies with the guest.
@@ -55,7 +62,6 @@ export DL_JOURNAL_SYNC=0
 # Temporary files of the guest's tools go to its own tmpfs instead.
 export TMPDIR=/run/tmp
 
-IFS=',' read -r -a mods <<<"${DL_MODULES:-}"
 # One modprobe process for the whole list (a process costs 25-230 ms in here).
 ((${#mods[@]})) && modprobe -a "${mods[@]}" 2>>"$DL_JOB/out/modprobe.err"
 # The UML kernel has no nf_tables for IPv4: iptables must be the legacy backend in here.

@@ -21,6 +21,9 @@ export async function assertScenario(t: ExecutionContext, id: string, runner: Ru
     t.true(p.checks.length > 0, `${id} ${p.name}: no checks were evaluated`);
     for (const c of p.checks) t.true(c.passed, `${id} ${p.name}: ${c.name}: expected ${c.expected}, observed ${c.observed}`);
   }
+  // The plan's module list is complete: the guest's kernel asked for no module by itself (each
+  // request is a usermode-helper modprobe on the critical path; lab/runners/module-requests.ts).
+  if (report.runner === 'uml') t.deepEqual(report.moduleRequests, [], `${id}: the kernel asked for modules missing from the plan's list`);
   if (!report.error) {
     assertStories(t, report, scenario); // the same run explains itself
     assertPictures(t, report); // and draws itself

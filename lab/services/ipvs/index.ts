@@ -68,7 +68,10 @@ export const ipvs: ServiceProxy = {
     const { b, cluster } = ctx;
     b.module('ip_vs', 'ip_vs_rr', 'nf_conntrack', 'nf_nat', 'iptable_nat', 'iptable_filter', 'ip_set', 'ip_set_hash_ip', 'ip_set_hash_ipport',
       'ip_set_hash_ipportip', 'ip_set_hash_ipportnet', 'ip_set_bitmap_port', 'xt_set', 'xt_mark', 'xt_comment', 'xt_addrtype', 'xt_physdev',
-      'xt_MASQUERADE', 'xt_conntrack', 'ipt_REJECT', 'nf_conntrack_netlink');
+      'xt_MASQUERADE', 'xt_conntrack', 'ipt_REJECT', 'nf_conntrack_netlink',
+      // The first `-m physdev` rule makes the kernel ask for br_netfilter (physdev_mt_check,
+      // https://elixir.bootlin.com/linux/v6.1/source/net/netfilter/xt_physdev.c).
+      'br_netfilter');
     const tables = cluster.nodes.map((node) => ({ node, t: ipvsTablesForNode(ctx, node) }));
     // `-m ipvs` (KUBE-IPVS-OUT-FILTER) only where a rule uses it; SCTP virtual servers need ip_vs's SCTP.
     if (tables.some(({ t }) => t.iptables.includes(' -m ipvs '))) b.module('xt_ipvs');
