@@ -33,7 +33,9 @@ export const CORE_FEATURES: FeatureRecord[] = [
   {
     // SCTP services and probes: the protocol (socket, conntrack, NAT) and iptables' `-m sctp`.
     // The probe keeps an SCTP listener for a moment: socat dies at once where socket(…, 132) fails.
-    name: 'sctp', config: 'CONFIG_IP_SCTP (module sctp) and CONFIG_NETFILTER_XT_MATCH_SCTP (module xt_sctp)', modules: ['sctp', 'xt_sctp'],
+    // hmac: an SCTP socket's cookie HMAC (net.sctp.cookie_hmac_alg, md5 by default) needs the hmac
+    // template; without it the kernel asks for crypto-hmac at the first socket.
+    name: 'sctp', config: 'CONFIG_IP_SCTP (module sctp) and CONFIG_NETFILTER_XT_MATCH_SCTP (module xt_sctp)', modules: ['sctp', 'xt_sctp', 'hmac'],
     probe: ['ip', 'netns', 'exec', '@NS@', 'sh', '-c', 'socat -u SCTP-LISTEN:9 OPEN:/dev/null & p=$!; sleep 0.2; kill -0 $p && kill $p'],
     tools: { socat: 'socat' },
   },

@@ -1,10 +1,11 @@
 // The kernel modules a UML guest's kernel asked for by itself during a run: the module-request
 // hook (native/dlinit.c, `dlinit -q -- NAME` as /proc/sys/kernel/modprobe) appends one line
 // "TIME<TAB>NAME" to the job's out/module-requests and then runs the real modprobe for it, or
-// "TIME<TAB>NAME<TAB>loaded" when the module was loaded already (answered at once). A plan whose
-// module list (lab/features.ts, the compilers' b.module) is complete makes only the latter: each
-// other request costs a usermode-helper process and a modprobe (~100–200 ms in the guest) on the
-// critical path of the step that caused it. The run still works: this is for the tests and the
+// answers at once and marks the line: "<TAB>loaded" (loaded already, or built in), "<TAB>nomodule"
+// (no module provides the name: modprobe would fail). A plan whose module list (lab/features.ts,
+// the compilers' b.module) is complete makes only marked requests: each other one costs a
+// usermode-helper process and a modprobe (~100–200 ms in the guest) on the critical path of the
+// step that caused it. The run still works: this is for the tests and the
 // bench, not a verdict.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,8 +14,8 @@ export const MODULE_REQUESTS = 'module-requests';
 
 export interface ModuleRequest {
   name: string;
-  /** The module was loaded already: the request cost a hook process, no modprobe. */
-  loaded: boolean;
+  /** Answered by the hook at once (no modprobe): loaded already or built in, or no module has the name. */
+  answered?: 'loaded' | 'nomodule';
 }
 
 /** Every request, in order (empty when the file is absent: no request, or no hook). */
@@ -28,17 +29,18 @@ export function readModuleRequests(jobDir: string): ModuleRequest[] {
   return parseModuleRequests(text);
 }
 
-/** Lines "TIME<TAB>NAME[<TAB>loaded]"; a line without a name is skipped (a torn write). */
+/** Lines "TIME<TAB>NAME[<TAB>loaded|nomodule]"; a line without a name is skipped (a torn write). */
 export function parseModuleRequests(text: string): ModuleRequest[] {
   const out: ModuleRequest[] = [];
   for (const line of text.split('\n')) {
-    const [, name, mark] = line.split('\t');
-    if (name?.trim()) out.push({ name: name.trim(), loaded: mark?.trim() === 'loaded' });
+    const [, name, mark] = line.split('\t').map((f) => f.trim());
+    if (!name) continue;
+    out.push(mark === 'loaded' || mark === 'nomodule' ? { name, answered: mark } : { name });
   }
   return out;
 }
 
 /** The names of the modules the kernel had to have loaded for it, once each: gaps in the plan's list. */
 export function missingModules(requests: ModuleRequest[]): string[] {
-  return [...new Set(requests.filter((r) => !r.loaded).map((r) => r.name))];
+  return [...new Set(requests.filter((r) => !r.answered).map((r) => r.name))];
 }

@@ -23,8 +23,9 @@
  *   /proc/sys/kernel/modprobe as `PROG -q -- NAME` (call_modprobe,
  *   https://elixir.bootlin.com/linux/v6.1/source/kernel/kmod.c). The hook appends
  *   "TIME<TAB>NAME" to /run/dl-job/out/module-requests — the job's evidence: a plan whose module
- *   list is complete makes none but for modules already loaded, marked "<TAB>loaded" and answered
- *   at once (test/helpers/scenario.ts asserts it for every scenario) — then execs the real
+ *   list is complete makes none but those answered at once: a module already loaded or built in
+ *   ("<TAB>loaded"), a name no module provides ("<TAB>nomodule"; see hook() below) — the scenario
+ *   tests assert it (test/helpers/scenario.ts). Any other request goes on to the real
  *   modprobe for it, so a module missing from a list still loads (slowly: a usermode-helper
  *   process and a modprobe each), and the run never breaks for it.
  *   "bpfilter" is served too, not refused: the kernel asks for it at every iptables get/setsockopt
@@ -38,6 +39,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,32 +92,6 @@ static void hook_in(void)
 	int fd = open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, self, n + 1) != n + 1) fprintf(stderr, "dlinit: /proc/sys/kernel/modprobe: %s\n", strerror(errno));
 	if (fd >= 0) close(fd);
-}
-
-/* The kernel's request for module NAME (argv as call_modprobe builds it): logged, then served. */
-static int hook(char **argv)
-{
-	const char *name = argv[3];
-	struct timeval tv;
-	char line[192], sys[192];
-	gettimeofday(&tv, NULL);
-	/* Some requests are made whether or not the module is there (xt_physdev asks for br_netfilter
-	 * at its first rule: physdev_mt_check, https://elixir.bootlin.com/linux/v6.1/source/net/netfilter/xt_physdev.c).
-	 * A module already loaded (/sys/module/NAME) is answered at once and marked so: no gap in the list. */
-	snprintf(sys, sizeof sys, "/sys/module/%.120s", name);
-	int loaded = !strchr(name, '/') && access(sys, F_OK) == 0;
-	int fd = open(REQUESTS, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		/* One write(2) per line: requests may come from several helpers at once. */
-		int n = snprintf(line, sizeof line, "%ld.%06ld\t%.*s%s\n", (long)tv.tv_sec, (long)tv.tv_usec, 120, name, loaded ? "\tloaded" : "");
-		if (write(fd, line, n) < 0) { /* the request is still served */ }
-		close(fd);
-	}
-	if (loaded) return 0;
-	argv[0] = "modprobe";
-	execv("/sbin/modprobe", argv);
-	execv("/usr/sbin/modprobe", argv);
-	return 1;
 }
 
 /*
@@ -248,6 +224,79 @@ static void load_modules(const char *dir)
 		if (write(fd, left, leftlen) < 0 || write(fd, "\n", 1) < 0) fprintf(stderr, "dlinit: /run/dl-job/out/modules-left: %s\n", strerror(errno));
 		close(fd);
 	}
+}
+
+/* '-' and '_' are one in module names and aliases, as modprobe takes them (outside [...] patterns). */
+static void normalize(char *s)
+{
+	for (int in = 0; *s; s++) {
+		if (*s == '[') in = 1;
+		else if (*s == ']') in = 0;
+		else if (*s == '-' && !in) *s = '_';
+	}
+}
+
+/* What the module tree says of NAME: 2 built into the kernel, 1 a module or an alias of one
+ * (modules.dep, modules.alias with modprobe's shell patterns), 0 nothing — modprobe would fail. */
+static int provided(const char *dir, const char *name)
+{
+	static const char *const files[] = { "modules.builtin", "modules.dep", "modules.alias" };
+	char path[1024], want[160];
+	snprintf(want, sizeof want, "%s", name);
+	normalize(want);
+	for (int f = 0; f < 3; f++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+		char *text = slurp(path), *save = NULL;
+		for (char *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+			char m[256];
+			if (f < 2) {
+				char *colon = strchr(l, ':');
+				if (colon) *colon = 0;
+				modname(l, m, sizeof m);
+				if (!strcmp(m, want)) return f == 0 ? 2 : 1;
+			} else if (sscanf(l, "alias %255s", m) == 1) {
+				normalize(m);
+				if (fnmatch(m, want, 0) == 0) return 1;
+			}
+		}
+		free(text);
+	}
+	return 0;
+}
+
+/*
+ * The kernel's request for module NAME (argv as call_modprobe builds it): logged, then answered.
+ * Some requests are made whether or not the module is there (xt_physdev asks for br_netfilter at
+ * its first rule: physdev_mt_check, https://elixir.bootlin.com/linux/v6.1/source/net/netfilter/xt_physdev.c),
+ * and some name no module at all (SCTP's cookie HMAC: "crypto-hmac(md5)" before the hmac template
+ * makes it, crypto_larval_lookup, https://elixir.bootlin.com/linux/v6.1/source/crypto/api.c). Those
+ * are answered at once and marked "loaded" or "nomodule": no gap in the plan's list. Anything else
+ * goes to modprobe.
+ */
+static int hook(char **argv)
+{
+	const char *name = argv[3];
+	struct timeval tv;
+	struct utsname u;
+	char line[192], sys[192], dir[320];
+	gettimeofday(&tv, NULL);
+	uname(&u);
+	snprintf(dir, sizeof dir, "/lib/modules/%s", u.release);
+	snprintf(sys, sizeof sys, "/sys/module/%.120s", name);
+	int has = !strchr(name, '/') && access(sys, F_OK) == 0 ? 2 : provided(dir, name);
+	int fd = open(REQUESTS, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		/* One write(2) per line: requests may come from several helpers at once. */
+		int n = snprintf(line, sizeof line, "%ld.%06ld\t%.*s%s\n", (long)tv.tv_sec, (long)tv.tv_usec, 120, name,
+				 has == 2 ? "\tloaded" : has == 0 ? "\tnomodule" : "");
+		if (write(fd, line, n) < 0) { /* the request is still served */ }
+		close(fd);
+	}
+	if (has != 1) return has == 2 ? 0 : 1;
+	argv[0] = "modprobe";
+	execv("/sbin/modprobe", argv);
+	execv("/usr/sbin/modprobe", argv);
+	return 1;
 }
 
 static int setup(const char *job)
