@@ -91,6 +91,7 @@ static int prefix(const char *s, int masked, struct in_addr *a, int *len)
 static int mac(const char *s, unsigned char m[6])
 {
 	int used = -1;
+	if (strspn(s, "0123456789abcdefABCDEF:") != strlen(s)) return fail("invalid MAC address \"%s\"", s);
 	if (sscanf(s, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%n", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &used) != 6 || used != 17 || s[used])
 		return fail("invalid MAC address \"%s\"", s);
 	return 0;
@@ -154,11 +155,14 @@ static int spec(struct cur *c, struct spec *s, int peer)
 			if (!first) return unsupported(k);
 			v = k, k = "name"; /* `link add NAME`, `peer NAME` */
 		} else if (!(v = arg(c, k))) return -1;
-		if (k[0] == 'n' && k[1] == 'a') { if (s->name) return fail("name given twice"); if (ifname(v) < 0) return -1; s->name = v; }
-		else if (k[0] == 'i') { if (s->index || num(v, INT32_MAX, &s->index) < 0 || !s->index) return fail("invalid or repeated index \"%s\"", v); }
-		else if (k[0] == 'a') { if (s->has_mac++ || mac(v, s->mac) < 0) return s->has_mac > 1 ? fail("address given twice") : -1; }
-		else if (k[0] == 'n') { if (s->nsfd >= 0) return fail("netns given twice"); if (netns_fd(v, &s->nsfd) < 0) return -1; }
-		else { if (s->link || ifname(v) < 0) return s->link ? fail("link given twice") : -1; s->link = v; }
+		int again = !strcmp(k, "name") ? !!s->name : !strcmp(k, "index") ? !!s->index : !strcmp(k, "address") ? s->has_mac
+			  : !strcmp(k, "netns") ? s->nsfd >= 0 : !!s->link;
+		if (again) return fail("\"%s\" given twice", k);
+		if (!strcmp(k, "name")) { if (ifname(v) < 0) return -1; s->name = v; }
+		else if (!strcmp(k, "index")) { if (num(v, INT32_MAX, &s->index) < 0) return -1; if (!s->index) return fail("invalid index \"%s\"", v); }
+		else if (!strcmp(k, "address")) { if (mac(v, s->mac) < 0) return -1; s->has_mac = 1; }
+		else if (!strcmp(k, "netns")) { if (netns_fd(v, &s->nsfd) < 0) return -1; }
+		else { if (ifname(v) < 0) return -1; s->link = v; }
 	}
 	return 0;
 }
@@ -230,7 +234,7 @@ static int link_add(struct cur *c)
 	put_spec(n, &s);
 	struct rtattr *info = put(n, IFLA_LINKINFO, NULL, 0);
 	put(n, IFLA_INFO_KIND, kind, strlen(kind) + 1);
-	if (c->i < c->n) {
+	if (c->i < c->n || !strcmp(kind, "veth") || !strcmp(kind, "vlan")) { /* these two need their words */
 		struct rtattr *data = put(n, IFLA_INFO_DATA, NULL, 0);
 		if (kind_data(c, n, kind) < 0) return -1;
 		end(n, data);

@@ -1,22 +1,25 @@
 /*
  * dlnet: applies the `ip -batch` files of many lab namespaces from one process, speaking
  * rtnetlink itself — where one `ip -batch` process per namespace costs 60-70 ms of process start
- * inside User-Mode Linux (a dynamic binary and its libraries) and each line only ~2 ms.
+ * inside User-Mode Linux (a dynamic binary and its libraries) and each line only ~2 ms. The agent
+ * (lab/runners/agent/build.sh) hands it each run of consecutive ip steps; without it, one
+ * `ip -n NS -batch FILE` per step.
  *
  * usage: dlnet LAB NSPATH FILE [NSPATH FILE ...]
  *   LAB     the lab id (6 hex digits, as the agent's journal has it)
  *   NSPATH  /run/netns/dl-LAB-<object>: the namespace FILE is applied in (setns(2),
  *           https://man7.org/linux/man-pages/man2/setns.2.html); a new rtnetlink socket is opened
  *           there, so every request answers for that namespace, as `ip -n NS -batch FILE` would.
+ *           Nothing is sent before that setns succeeded: never in the namespace dlnet started in.
  * Prints one line per file applied or failed, "INDEX<TAB>STATUS<TAB>END" (as dlnsrun does: INDEX
  * from 1, STATUS 0 or 1, END the epoch time in seconds with microseconds). The first line that
  * is not understood or that the kernel refuses stops the run: "FILE:LINE: <line>: <reason>" on
  * stderr (the kernel's extended-ack text with its strerror when it gives one), exit 1. Bad usage
  * or a namespace that is not the lab's: exit 2, nothing applied.
  *
- * The grammar is exactly what the lab's compilers emit (lab/plan.ts and the compilers under
- * lab/families/, lab/fabric/, lab/services/), IPv4 only, with the same requests iproute2 sends for it (ip/iplink.c,
- * ip/ipaddress.c, ip/iproute.c, ip/iprule.c, ip/ipneigh.c in
+ * The grammar (dlnet-lines.c) is exactly what the lab's compilers emit (lab/plan.ts and the
+ * compilers under lab/families/, lab/fabric/, lab/services/), IPv4 only, each line the request
+ * iproute2 sends for it (ip/iplink.c, ip/ipaddress.c, ip/iproute.c, ip/iprule.c, ip/ipneigh.c in
  * https://git.kernel.org/pub/scm/network/iproute2/iproute2.git); any other word is an error:
  *   link add [NAME|name NAME] [link DEV] [index N] [address MAC] [netns NS] type KIND [ARGS]
  *     KIND veth peer [NAME|name NAME] [index N] [address MAC] [netns NS]
@@ -26,11 +29,13 @@
  *   neigh add|replace A lladdr MAC dev DEV [nud permanent|noarp]
  *   route add|replace default|A[/P] [via GW] [dev DEV] [onlink] [table T] [scope host|link|global]
  *   rule add [from A[/P]] [to A[/P]] [iif DEV] [lookup T] [pref N]
- * A namespace named by `netns` must be the lab's too (/run/netns/dl-LAB-…, as the agent's is_lab_ns).
- * Messages and attributes: rtnetlink(7) https://man7.org/linux/man-pages/man7/rtnetlink.7.html, the
- * uapi headers linux/rtnetlink.h, if_link.h, veth.h, fib_rules.h, neighbour.h
- * (https://github.com/torvalds/linux/tree/master/include/uapi/linux), extended acks in
- * https://docs.kernel.org/userspace-api/netlink/intro.html.
+ * Blank lines and lines starting with `#` do nothing; quotes and backslashes are refused. A
+ * namespace named by `netns` must be the lab's too (/run/netns/dl-LAB-…, the agent's is_lab_ns).
+ * test/kernel/dlnet.test.ts compares the namespaces it builds with ip's for every line shape the
+ * catalogue emits. Messages and attributes: rtnetlink(7)
+ * https://man7.org/linux/man-pages/man7/rtnetlink.7.html, the uapi headers linux/rtnetlink.h,
+ * if_link.h, veth.h, fib_rules.h, neighbour.h (https://github.com/torvalds/linux/tree/master/include/uapi/linux),
+ * extended acks in https://docs.kernel.org/userspace-api/netlink/intro.html.
  */
 #define _GNU_SOURCE
 #include "dlnet.h"
