@@ -111,7 +111,8 @@ source "$AGENT_DIR/lifecycle.sh" || exit 10
 source "$AGENT_DIR/shell.sh" || exit 10
 
 # The agent itself, so that `lab down` can stop an agent whose command was killed (native).
-record_agent() { proc_start $$; journal "agent	$$	$PROC_START" || exit 13; }
+# BASHPID, not $$: in a UML guest the agent is a subshell of PID 1 (uml-init.sh), where $$ is 1.
+record_agent() { proc_start "$BASHPID"; journal "agent	$BASHPID	$PROC_START" || exit 13; }
 
 case "$PHASE" in
   queue)    queue ;;
