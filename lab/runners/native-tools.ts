@@ -15,10 +15,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-// dlpod and dlnet are linked statically: dlpod starts once per probe attempt, dlnet once per
-// build, and a static binary starts in ~27 ms inside UML where a dynamic one needs ~38 (no loader,
+// dlpod, dlnet and dlinit are linked statically: dlpod starts once per probe attempt, dlnet once per
+// build, dlinit twice per guest and once per module request the kernel makes, and a static binary starts in ~27 ms inside UML where a dynamic one needs ~38 (no loader,
 // no libc mapping).
-const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: [], dlpod: ['-static'], dlnet: ['-static'] };
+const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'] };
 /** Sources beyond native/<name>.c (compiled together; a header makes the binary stale too). */
 const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h'] };
 export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet';
