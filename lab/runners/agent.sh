@@ -97,6 +97,7 @@ find_tool DLCAP dlcap "${DL_DLCAP:-}"
 find_tool DLSYSCTL dlsysctl "${DL_DLSYSCTL:-}"
 find_tool DLNSRUN dlnsrun "${DL_DLNSRUN:-}"
 find_tool DLPOD dlpod "${DL_DLPOD:-}"
+[[ ${DL_DLPOD:-} == off ]] && DLPOD=""   # socat servers and clients, as where dlpod cannot be built
 find_tool DLNET dlnet "${DL_DLNET:-}"
 
 # The phases live in agent/*.sh, next to this script (bind-mounted beside it in a container).
