@@ -81,6 +81,8 @@ export async function takeDown(e: LabEntry): Promise<{ namespaces: number; umlGu
   }
   if (runner === 'native' || (runner === undefined && j.entries.some((x) => x.kind === 'netns'))) {
     // An agent whose command was killed runs on: TERM lets it tear down itself (its EXIT trap).
+    // What down removes counts from here: the agent's own teardown (after TERM) removes most of it.
+    const before = liveNamespaces(j);
     const agent = lastProc(j, 'agent');
     if (agent) await stop(agent, 10_000, false);
     res.namespaces = liveNamespaces(j);
@@ -90,6 +92,7 @@ export async function takeDown(e: LabEntry): Promise<{ namespaces: number; umlGu
     if (t.status !== 0) throw new LabError(`the teardown of lab ${e.labId} failed: ${(t.stderr || t.error?.message || '').trim()}`, EXIT.infra);
     const left = liveNamespaces(j);
     if (left) throw new LabError(`lab ${e.labId}: ${left} namespace(s) are still there after its teardown`, EXIT.infra);
+    res.namespaces = before;
   }
   removeLabDir(e.labId);
   return res;

@@ -99,6 +99,7 @@ find_tool DLNSRUN dlnsrun "${DL_DLNSRUN:-}"
 find_tool DLPOD dlpod "${DL_DLPOD:-}"
 [[ ${DL_DLPOD:-} == off ]] && DLPOD=""   # socat servers and clients, as where dlpod cannot be built
 find_tool DLNET dlnet "${DL_DLNET:-}"
+find_tool DLDOWN dldown "${DL_DLDOWN:-}"   # the teardown from one process (agent/lifecycle.sh)
 
 # The phases live in agent/*.sh, next to this script (bind-mounted beside it in a container).
 AGENT_DIR=${BASH_SOURCE[0]%/*}/agent

@@ -7,6 +7,8 @@
 //   dlinit    the mounts at a UML guest's start and the summary and poweroff at its end (uml-init.sh)
 //   dlpod     every pod server of a lab from one process (a socket per namespace, one epoll loop),
 //             and the probe client, in the client's namespace by setns
+//   dldown    a lab's teardown from one process: the journal's daemons, sockets, pin folders and
+//             namespaces (with the processes inside), as the agent's teardown checked them
 // The agent finds them in .lab/ (or next to itself in a container) and falls back to tcpdump,
 // sysctl, `ip netns exec`, `ip -batch` and socat when one is missing.
 import { execFileSync } from 'node:child_process';
@@ -15,14 +17,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-// dlpod, dlnet and dlinit are linked statically: dlpod starts once per probe attempt, dlnet once per
-// build, dlinit twice per guest and once per module request the kernel makes, and a static binary starts in ~27 ms inside UML where a dynamic one needs ~38 (no loader,
-// no libc mapping).
-const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'] };
+// dlpod, dlnet, dlinit and dldown are linked statically: dlpod starts once per probe attempt, dlnet
+// once per build, dlinit twice per guest and once per module request the kernel makes, dldown once
+// per teardown, and a static binary starts in ~27 ms inside UML where a dynamic one needs ~38 (no
+// loader, no libc mapping).
+const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'], dldown: ['-static'] };
 /** Sources beyond native/<name>.c (compiled together; a header makes the binary stale too). */
 const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h'] };
-export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet';
-export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet'];
+export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown';
+export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown'];
 
 export function nativeToolPath(name: NativeTool): string {
   return path.resolve(here, '../..', '.lab', name);

@@ -4,7 +4,8 @@
 // namespaces, mounts, processes. (Not `down --all`: other test files run labs at the same time.)
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -40,10 +41,21 @@ const env = { ...process.env, DL_STATE_DIR: stateDir };
 const jobs = () => (existsSync(stateDir) ? readdirSync(stateDir).filter((d) => d.startsWith('job-')) : []);
 test.after.always(() => rmSync(stateDir, { recursive: true, force: true }));
 
+// The teardown is one dldown process that takes milliseconds: a kill aimed at it would land after
+// the run is over. For that marker the agent gets (DL_DLDOWN, its override of the helper) a dldown
+// that waits a second first, so the kill lands inside the teardown.
+function slowTeardownEnv(): NodeJS.ProcessEnv {
+  const real = ensureNativeTool('dldown').path;
+  if (!real) throw new Error('cannot build dldown');
+  const wrapper = path.join(stateDir, 'slow-dldown');
+  writeFileSync(wrapper, `#!/bin/sh\nsleep 1\nexec ${real} "$@"\n`, { mode: 0o755 });
+  return { ...env, DL_DLDOWN: wrapper };
+}
+
 async function killAt(t: import('ava').ExecutionContext, runner: 'native' | 'uml', marker: 'build-start' | 'captures-ready' | 'teardown-start') {
   const before = hostState();
   const jobsBefore = new Set(jobs());
-  const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', runner], { stdio: 'ignore', detached: true, env });
+  const c = spawn(process.execPath, [cli, 'scenario', 'lite-slb', '--file', fixture, '--runner', runner], { stdio: 'ignore', detached: true, env: marker === 'teardown-start' ? slowTeardownEnv() : env });
   let job: string | undefined;
   let seen = false;
   const deadline = Date.now() + 120_000;

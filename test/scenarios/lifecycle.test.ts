@@ -3,7 +3,7 @@
 // the host); the scenarios used need only veth, policy routing and iptables.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stateRoot } from '../../lab/runners/job.ts';
@@ -72,8 +72,14 @@ test.serial('down removes what a SIGKILLed run left behind', async (t) => {
     }
     t.truthy(labId, 'the run never wrote its job directory');
     t.true(labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)).length >= 5, 'the run never built its namespaces');
+    // The agent too (its pid from the journal): left alone, it notices its command is gone and
+    // tears the lab down itself, and nothing would be left behind for down.
+    const agent = /^agent\t(\d+)\t/m.exec(readFileSync(path.join(stateDir, `job-${labId}`, 'journal'), 'utf8'))?.[1];
+    t.truthy(agent, 'the journal names the agent');
     process.kill(-c.pid!, 'SIGKILL');
+    process.kill(Number(agent), 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
+    t.true(labNamespaces().filter((n) => n.startsWith(`dl-${labId}-`)).length >= 5, 'the killed run left its namespaces');
     const d = spawnSync(process.execPath, [cli, 'down', labId!], { encoding: 'utf8', env });
     t.is(d.status, 0, d.stderr);
     t.regex(d.stdout, /removed [1-9]\d* namespace/);
