@@ -14,11 +14,16 @@ export const PHASES = [
   'config', // addresses, link up, routes, rules, neighbours
   'tc', // qdiscs and filters
   'sysctl-if', // per-interface sysctls (need the links)
+  // Routing daemons (BIRD) as soon as links and addresses exist: a BGP session comes up no sooner
+  // than ~1 s after its speaker starts (BIRD 2 waits at least a second before its first connect,
+  // bgp.c bgp_start_active: MAX(1, connect delay time)), so that wait runs while the packet filters
+  // load, as calico-node and kube-proxy start independently on a real node.
+  'routing',
   'ipset',
   'iptables',
   'ipvs',
   'exec', // single commands (bpftool, map updates)
-  'daemon', // servers and routing daemons
+  'daemon', // pod servers
   'wait', // bounded waits for daemons (files, sessions)
 ] as const;
 export type Phase = (typeof PHASES)[number];
@@ -170,8 +175,9 @@ export class PlanBuilder {
     this.order.push({ phase, object, tool: object === null ? 'host' : tool, argv, comment });
   }
 
+  /** A routing daemon (BIRD), started in phase 'routing'. */
   daemon(object: string, name: string, argv: string[], comment?: string): void {
-    this.order.push({ phase: 'daemon', object, tool: 'daemon', name, argv, comment });
+    this.order.push({ phase: 'routing', object, tool: 'daemon', name, argv, comment });
   }
 
   /**

@@ -31,7 +31,9 @@ now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
 event() { printf '%s\t%s\n' "${EPOCHREALTIME/,/.}" "$*" >>"$OUT/events.tsv"; }
 fail() { event "error	$*"; echo "agent: $*" >&2; exit 10; }
 # pause SECONDS: a sleep without a process (a read that times out on a FIFO nobody writes to).
-TICK_FD=""
+# A subshell that sources the agent again (lab test's queue, lab up's requests) keeps its
+# parent's FIFO instead of making one more with a process (mkfifo).
+TICK_FD=${TICK_FD:-}
 pause() {
   if [[ -z $TICK_FD ]]; then
     [[ -p $OUT/.tick ]] || mkfifo "$OUT/.tick"

@@ -130,19 +130,28 @@ export function plugIntoRack(ctx: BuildContext, node: ClusterNode): IfaceDecl {
   return nodeIf;
 }
 
-/** What each router's BIRD is told: its neighbours (rack nodes and linked routers) and originations. */
+/**
+ * What each router's BIRD is told: its neighbours (rack nodes and linked routers) and originations.
+ * Of each session, the side whose BIRD starts first only listens (`passive on`, as Calico's own
+ * mesh does one way): the routers start in `cluster.routers` order, then the nodes, so a node or a
+ * later router connects at once to a peer that already listens. When both sides connect, the first
+ * attempt toward a BIRD not yet started is refused and BIRD waits its `error wait time` (1–3 s)
+ * before it takes or makes the next one: measured in the catalogue under UML, a session then took
+ * up to 6.3 s to come up (kproxy-ipvs-1) instead of well under 1 s. The nodes' configs stay Calico's.
+ */
 function routerBirdConfig(ctx: BuildContext, r: BgpRouter): string {
   const { cluster } = ctx;
   const peers: RouterPeer[] = [];
   if (r.vswitch) {
     for (const n of cluster.nodes.filter((x) => torOf(ctx, x).name === r.name)) {
       const as = n.as ?? r.as;
-      peers.push({ name: n.name, ip: n.ip, as, rrClient: as === r.as, description: `Calico node ${n.name} AS${as}` });
+      peers.push({ name: n.name, ip: n.ip, as, rrClient: as === r.as, passive: true, description: `Calico node ${n.name} AS${as}` });
     }
   }
   for (const [a, z] of routerLinks(cluster.routers)) {
-    const other = a.name === r.name ? z : z.name === r.name ? a : undefined;
-    if (other) peers.push({ name: other.name, ip: other.ip, as: other.as });
+    // a comes first in cluster.routers, so its BIRD starts first (startRouterBirds).
+    if (a.name === r.name) peers.push({ name: z.name, ip: z.ip, as: z.as, passive: true });
+    else if (z.name === r.name) peers.push({ name: a.name, ip: a.ip, as: a.as });
   }
   return birdConfigForRouter({
     name: r.name,

@@ -110,7 +110,7 @@ serve() {
           ( shell_session "$id" "${argv[1]:-}" "${argv[2]:-}" "${argv[3]:-}" "${argv[4]:-}" "${argv[5]:-}" ) &
           running[$id]=$! ;;
         agent)   # run one of this script's phases on the lab (e.g. probe), synchronously
-          bash "$0" "$JOB" "${argv[1]}" >"$ctl/$id.out" 2>&1
+          ( BASH_ARGV0=$0; source "$0" "$JOB" "${argv[1]}" ) >"$ctl/$id.out" 2>&1   # a subshell, as in queue
           printf '%s\n' "$?" >"$ctl/$id.rc" ;;
         *) printf 'unknown request\n' >"$ctl/$id.out"; printf '2\n' >"$ctl/$id.rc" ;;
       esac
@@ -148,7 +148,10 @@ queue() {
       read -r rel <"$req"
       dir=$root/$rel
       [[ $rel != *..* && -d $dir/out ]] || { printf '10 %s\n' "$kernel" >"$q/$id.rc"; continue; }
-      DL_GUEST_TEARDOWN= bash "$0" "$dir" all >"$dir/out/agent.log" 2>&1   # the guest lives on: teardown by the journal
+      # Each job in a subshell that sources the agent afresh (its own JOB, LAB, traps and exit),
+      # not a new bash: exec'ing bash costs ~150-300 ms in the guest, once per scenario of
+      # `lab test` (as uml-init.sh starts the first agent). The guest lives on: teardown by the journal.
+      ( BASH_ARGV0=$0; DL_GUEST_TEARDOWN=; source "$0" "$dir" all ) >"$dir/out/agent.log" 2>&1
       printf '%s %s\n' "$?" "$kernel" >"$q/$id.rc"
       last=$EPOCHSECONDS
     done

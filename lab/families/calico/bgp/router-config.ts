@@ -92,6 +92,7 @@ export function birdConfigForRouter(input: RouterBirdInput): string {
       L.push('  rr client;');
     }
     if (peer.password !== undefined) L.push(`  password ${birdString(peer.password)};`);
+    if (peer.passive) L.push('  passive on; # the neighbour starts later and connects to us');
     L.push('}');
   }
   L.push('');

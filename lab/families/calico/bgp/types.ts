@@ -89,6 +89,8 @@ export interface RouterPeer extends BgpPeer {
   /** Treat this iBGP neighbour as a route-reflector client (the ToR in Calico's "AS per rack" design). */
   readonly rrClient?: boolean;
   readonly description?: string;
+  /** `passive on`: only accept this neighbour's connection, never open one (BIRD 2 BGP options). */
+  readonly passive?: boolean;
 }
 
 export interface RouterBirdInput {
