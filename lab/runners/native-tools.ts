@@ -9,6 +9,7 @@
 //             and the probe client, in the client's namespace by setns
 //   dldown    a lab's teardown from one process: the journal's daemons, sockets, pin folders and
 //             namespaces (with the processes inside), as the agent's teardown checked them
+//   dlbird    BIRD's control socket spoken directly: every BGP wait of a build and every BIRD dump
 // The agent finds them in .lab/ (or next to itself in a container) and falls back to tcpdump,
 // sysctl, `ip netns exec`, `ip -batch` and socat when one is missing.
 import { execFileSync } from 'node:child_process';
@@ -21,11 +22,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // once per build, dlinit twice per guest and once per module request the kernel makes, dldown once
 // per teardown, and a static binary starts in ~27 ms inside UML where a dynamic one needs ~38 (no
 // loader, no libc mapping).
-const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'], dldown: ['-static'] };
+const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'], dldown: ['-static'], dlbird: ['-static'] };
 /** Sources beyond native/<name>.c (compiled together; a header makes the binary stale too). */
 const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h'] };
-export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown';
-export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown'];
+export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown' | 'dlbird';
+export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown', 'dlbird'];
 
 export function nativeToolPath(name: NativeTool): string {
   return path.resolve(here, '../..', '.lab', name);

@@ -162,6 +162,7 @@ host_step() {
 # waitbgp NS SOCK SECONDS PREFIX...: polls BIRD's control socket until every BGP protocol is up
 # and Established, and the namespace's main table holds each PREFIX (installed by BIRD or the
 # harness' underlay), for at most SECONDS. On timeout, prints what it last saw and fails the build.
+# The path where dlbird is missing (with dlbird, build() groups the waits: bgp_group).
 # One process per poll: BIRD's protocols from one birdcl (the client without readline: plain
 # output, commands echoed as "bird> …" lines, which are left out), the routes read from /proc
 # (bgp_routes). The lab's BIRDs run with connect delay 0 and connect retry 1 s (calico/tor.ts
@@ -207,6 +208,22 @@ wait_bgp() {
 }
 BIRDCL=""
 command -v birdcl >/dev/null && BIRDCL=birdcl
+# dlbird (native/dlbird.c): every BGP wait of a build and every BIRD dump of a dump list (probe.sh)
+# from one process speaking BIRD's control socket; empty when missing (birdcl then).
+find_tool DLBIRD dlbird "${DL_DLBIRD:-}"
+
+# bgp_group N LINE waitbgp NS SOCK SECONDS PREFIX...: appends manifest step N, a BGP wait, to
+# dlbird's list (native/dlbird.c wait: NS SOCK SECONDS NPREFIX PREFIX... per speaker, every
+# speaker's control socket and routes polled from one process instead of one birdcl per poll and
+# speaker, one after the other). Fails (nothing added) for any other kind, a namespace or socket
+# not the lab's, or seconds not a number.
+bgp_group() {
+  local n=$1 line=$2 kind=$3 ns=${4:-} sock=${5:-} limit=${6:-}
+  [[ $kind == waitbgp ]] && is_lab_ns "$ns" && is_lab_ctl "$sock" && is_num "$limit" || return 1
+  NSRUN_ARGS+=("$ns" "$sock" "$limit" "$(($# - 6))" "${@:7}")
+  NSRUN_STEPS+=("$n	$kind	$ns")
+  NSRUN_LINES+=("$line")
+}
 
 # bgp_routes NS: the destinations of NS's main routing table as keys of the caller's `have`
 # as `ip route show` prints them (a.b.c.d/len; a host route without its /32; default). Read without a
@@ -306,7 +323,7 @@ dlnet_group() {
 }
 
 # group_more ADD: after build()'s step i went to a group, the steps that follow it while ADD
-# (nsrun_group or dlnet_group) takes them; moves build()'s i and n past them.
+# (nsrun_group, dlnet_group or bgp_group) takes them; moves build()'s i and n past them.
 group_more() {
   local -a g
   for ((j = i + 1; j < ${#lines[@]}; j++)); do
@@ -318,14 +335,14 @@ group_more() {
   i=$((j - 1))
 }
 
-# nsrun_steps CMD...: runs the groups with CMD (dlnsrun, or dlnet LAB); one step-end event per step
+# nsrun_steps CMD...: runs the groups with CMD (dlnsrun, dlnet LAB or dlbird wait); one step-end event per step
 # that ran (its own end time); the first failure is the build's failure, reported as run_step's
 # would be.
 nsrun_steps() {
   local idx st end k failed=""
   "$@" "${NSRUN_ARGS[@]}" >"$OUT/nsrun.status" 2>"$OUT/nsrun.err"
   local rc=$?
-  while IFS=$'\t' read -r idx st end; do
+  while IFS=$'\t' read -r idx st end _; do
     k=$((idx - 1))
     steps+="$end	step-end	${NSRUN_STEPS[k]}"$'\n'
     ((st == 0)) || failed=$k
@@ -335,6 +352,17 @@ nsrun_steps() {
   [[ -n $failed ]] || failed=0
   fail_step "${NSRUN_STEPS[failed]%%	*}" "${NSRUN_LINES[failed]}" || return 14
   return 1
+}
+
+# bgp_events: a bgp-converged event (time, namespace, start of the wait) per speaker dlbird saw
+# converge, from its status lines (INDEX RC END T0), as wait_bgp writes them.
+bgp_events() {
+  local idx st end t0 ev=""
+  while IFS=$'\t' read -r idx st end t0; do
+    [[ $st == 0 && $idx =~ ^[0-9]+$ ]] || continue
+    ev+="$end	bgp-converged	${NSRUN_STEPS[idx - 1]##*	}	$t0"$'\n'
+  done <"$OUT/nsrun.status"
+  printf '%s' "$ev" >>"$OUT/events.tsv"
 }
 
 build() {
@@ -378,6 +406,13 @@ build() {
       # Consecutive ip steps (a batch per namespace) applied by one process (dlnet), in order.
       group_more dlnet_group
       nsrun_steps "$DLNET" "$LAB" || return $?
+      continue
+    elif [[ ${f[0]} == waitbgp && -n $DLBIRD ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && bgp_group "$n" "$line" "${f[@]}"; then
+      # Consecutive BGP waits (one per speaker) polled together by one process (dlbird); its
+      # status lines carry each speaker's bgp-converged event (the shell wait's format).
+      group_more bgp_group
+      nsrun_steps "$DLBIRD" wait || { local rc=$?; bgp_events; return $rc; }
+      bgp_events
       continue
     elif [[ -n $DLNSRUN ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && nsrun_group "$n" "$line" "${f[@]}"; then
       # Consecutive ip, iptables, ipset and ipvs steps in one process (dlnsrun), in order.

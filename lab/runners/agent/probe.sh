@@ -160,12 +160,21 @@ dump_all() {
 dumps_from() {
   [[ -s $1 ]] || return 0
   local kind ns arg
+  local -a birds=()
   while IFS=$'\t' read -r kind ns arg || [[ -n $kind ]]; do
     [[ -z $kind ]] && continue
     dump_cmd "$kind" && ! is_lab_ns "$ns" && fail "${1##*/}: $ns is not a lab namespace"
+    if [[ $kind == bird && -n $DLBIRD ]] && is_lab_ctl "$arg"; then
+      birds+=("$arg" "$OUT/dump/$2.$kind.$ns.txt")
+      continue
+    fi
     dump_group "$kind" "$ns" "$OUT/dump/$2.$kind.$ns.txt" || dump "$kind" "$ns" "$OUT/dump/$2.$kind.$ns.txt" "$arg"
   done <"$1"
   dump_all
+  # Every BIRD dump of the list from one dlbird process (native/dlbird.c dump: the layout
+  # bird_dump writes, without a birdcl per speaker).
+  ((${#birds[@]})) && "$DLBIRD" dump "${birds[@]}" 2>>"$OUT/dump.err"
+  return 0
 }
 
 # single: one connection per attempt (dlpod probe, or socat; own source port), stop at the first
