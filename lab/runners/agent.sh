@@ -102,6 +102,7 @@ find_tool DLPOD dlpod "${DL_DLPOD:-}"
 [[ ${DL_DLPOD:-} == off ]] && DLPOD=""   # socat servers and clients, as where dlpod cannot be built
 find_tool DLNET dlnet "${DL_DLNET:-}"
 find_tool DLDOWN dldown "${DL_DLDOWN:-}"   # the teardown from one process (agent/lifecycle.sh)
+find_tool DLBIRD dlbird "${DL_DLBIRD:-}"   # BGP waits and BIRD dumps from one process (agent/build.sh, probe.sh)
 
 # The phases live in agent/*.sh, next to this script (bind-mounted beside it in a container).
 AGENT_DIR=${BASH_SOURCE[0]%/*}/agent
@@ -132,11 +133,24 @@ case "$PHASE" in
     # the guest's kernel and dies with it, so replaying the journal in there would only delay the
     # poweroff. Everywhere else — native, container, the guest of lab test that runs many jobs —
     # the journal is replayed.
+    # lab test's guest runs job after job, each torn down before the next is taken: a namespace of
+    # another lab still here means a teardown did not finish, and this lab would not be clean.
+    if [[ -n ${DL_ANSWER:-} ]]; then
+      for p in /run/netns/dl-*; do
+        [[ -e $p && $p != "/run/netns/dl-$LAB-"* ]] || continue
+        printf 'the guest still holds %s of an earlier lab: its teardown did not finish (a broken run)\n' "${p#/run/netns/}" >"$OUT/build-error"
+        exit 12
+      done
+    fi
     if [[ ${DL_GUEST_TEARDOWN:-} == poweroff ]]; then trap guest_teardown EXIT; else trap teardown EXIT; fi
     trap 'exit 143' TERM INT   # so that a stopped run still runs the EXIT trap (teardown)
     build || { rc=$?; exit $((rc == 13 || rc == 14 ? rc : 11)); }
     run_probes
     if [[ -s $OUT/tool-error ]]; then exit 14; fi   # a tool could not start: no verdict from this run
+    # lab test's guest (agent/lifecycle.sh queue): the evidence is complete, so the host may judge
+    # it while this lab is torn down — answered once the journal's items are read (the host then
+    # removes the job folder, journal included), before the EXIT trap undoes them.
+    if [[ -n ${DL_ANSWER:-} ]]; then teardown_items; printf '0 %s\n' "${DL_KERNEL:-unknown}" >"$DL_ANSWER"; fi
     ;;
   *) fail "unknown phase $PHASE" ;;
 esac

@@ -208,9 +208,8 @@ wait_bgp() {
 }
 BIRDCL=""
 command -v birdcl >/dev/null && BIRDCL=birdcl
-# dlbird (native/dlbird.c): every BGP wait of a build and every BIRD dump of a dump list (probe.sh)
-# from one process speaking BIRD's control socket; empty when missing (birdcl then).
-find_tool DLBIRD dlbird "${DL_DLBIRD:-}"
+# dlbird (native/dlbird.c, found by agent.sh): every BGP wait of a build and every BIRD dump of a
+# dump list (probe.sh) from one process speaking BIRD's control socket; empty when missing (birdcl then).
 
 # bgp_group N LINE waitbgp NS SOCK SECONDS PREFIX...: appends manifest step N, a BGP wait, to
 # dlbird's list (native/dlbird.c wait: NS SOCK SECONDS NPREFIX PREFIX... per speaker, every

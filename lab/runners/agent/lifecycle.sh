@@ -8,27 +8,37 @@
 # the journal's reverse order, to dldown (native/dldown.c): the whole teardown in one process.
 # Without it, undo_items: an `rm` per socket and folder, three processes per run of namespaces.
 # Nothing is written to disk on the way (the disk may be full).
-teardown() {
-  event "teardown-start"
-  local p
-  for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
-  local -a lines=() f items=()
+# teardown_items: the journal's checked items, read once into TEARDOWN_ITEMS (lab test's guest
+# reads them before it answers the host, which then removes the job folder and its journal).
+TEARDOWN_ITEMS=()
+TEARDOWN_READ=""
+teardown_items() {
+  [[ -n $TEARDOWN_READ ]] && return 0
+  TEARDOWN_READ=1
+  local -a lines=() f
   mapfile -t lines <"$JOURNAL" 2>/dev/null
   local i
   for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
     IFS=$'\t' read -r -a f <<<"${lines[i]}"
     case ${f[0]:-} in
-      netns)  is_lab_ns "${f[1]:-}" && [[ -e /run/netns/${f[1]} ]] && items+=(n "/run/netns/${f[1]}") ;;
-      daemon) is_num "${f[2]:-}" && is_num "${f[3]:-}" && items+=(k "${f[2]}" "${f[3]}") ;;
-      ctl)    is_lab_ctl "${f[1]:-}" && items+=(u "${f[1]}") ;;
-      bpffs)  is_lab_bpffs "${f[1]:-}" && [[ -d ${f[1]} ]] && items+=(r "${f[1]}") ;;
+      netns)  is_lab_ns "${f[1]:-}" && [[ -e /run/netns/${f[1]} ]] && TEARDOWN_ITEMS+=(n "/run/netns/${f[1]}") ;;
+      daemon) is_num "${f[2]:-}" && is_num "${f[3]:-}" && TEARDOWN_ITEMS+=(k "${f[2]}" "${f[3]}") ;;
+      ctl)    is_lab_ctl "${f[1]:-}" && TEARDOWN_ITEMS+=(u "${f[1]}") ;;
+      bpffs)  is_lab_bpffs "${f[1]:-}" && [[ -d ${f[1]} ]] && TEARDOWN_ITEMS+=(r "${f[1]}") ;;
     esac
   done
-  if ((${#items[@]})); then
-    if [[ -n $DLDOWN ]]; then "$DLDOWN" "${items[@]}"; else undo_items "${items[@]}"; fi
+}
+
+teardown() {
+  event "teardown-start" 2>/dev/null
+  local p
+  for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+  teardown_items
+  if ((${#TEARDOWN_ITEMS[@]})); then
+    if [[ -n $DLDOWN ]]; then "$DLDOWN" "${TEARDOWN_ITEMS[@]}"; else undo_items "${TEARDOWN_ITEMS[@]}"; fi
   fi
   wait 2>/dev/null
-  event "teardown-end"
+  event "teardown-end" 2>/dev/null
 }
 
 # undo_items ITEM...: what dldown does (k PID START | u SOCKET | r FOLDER | n NETNS-PATH), with
@@ -134,7 +144,7 @@ serve() {
 # file QUEUE/stop ends the loop, and so do 120 s without a request (a host that died never asks
 # again). No process is spent on polling.
 queue() {
-  local q=$JOB req id rel dir kernel last=$EPOCHSECONDS root=/run/dl-state
+  local q=$JOB req id rel dir kernel rc last=$EPOCHSECONDS root=/run/dl-state
   declare -A seen=()
   read -r kernel </proc/sys/kernel/osrelease
   mkdir -p "$root" && mount -t hostfs -o "${DL_QROOT:?}" hostfs "$root" || return 10
@@ -151,8 +161,11 @@ queue() {
       # Each job in a subshell that sources the agent afresh (its own JOB, LAB, traps and exit),
       # not a new bash: exec'ing bash costs ~150-300 ms in the guest, once per scenario of
       # `lab test` (as uml-init.sh starts the first agent). The guest lives on: teardown by the journal.
-      ( BASH_ARGV0=$0; DL_GUEST_TEARDOWN=; source "$0" "$dir" all ) >"$dir/out/agent.log" 2>&1
-      printf '%s %s\n' "$?" "$kernel" >"$q/$id.rc"
+      # A job that completes answers itself (DL_ANSWER) before its teardown; the others are
+      # answered here with the agent's status.
+      ( BASH_ARGV0=$0; DL_GUEST_TEARDOWN=; DL_ANSWER=$q/$id.rc; DL_KERNEL=$kernel; source "$0" "$dir" all ) >"$dir/out/agent.log" 2>&1
+      rc=$?
+      [[ -s $q/$id.rc ]] || printf '%s %s\n' "$rc" "$kernel" >"$q/$id.rc"
       last=$EPOCHSECONDS
     done
     pause 0.02
