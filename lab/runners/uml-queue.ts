@@ -88,7 +88,7 @@ export class UmlGuest {
       const m = existsSync(rcFile) ? /^(\d+) (\S+)/.exec(readFileSync(rcFile, 'utf8')) : null;
       if (m) answer = [Number(m[1]), m[2]!];
       else if (this.exited || Date.now() > deadline) break;
-      else await sleep(20);
+      else await sleep(5); // the answer ends a job: read it soon (a stat every 5 ms)
     }
     if (!answer && !this.exited) await this.stop(); // timed out: this guest cannot be trusted with more
     const ev = readEvents(job.dir);
