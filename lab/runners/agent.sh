@@ -150,7 +150,7 @@ case "$PHASE" in
     # lab test's guest (agent/lifecycle.sh queue): the evidence is complete, so the host may judge
     # it while this lab is torn down — answered once the journal's items are read (the host then
     # removes the job folder, journal included), before the EXIT trap undoes them.
-    if [[ -n ${DL_ANSWER:-} ]]; then teardown_items; printf '0 %s\n' "${DL_KERNEL:-unknown}" >"$DL_ANSWER"; fi
+    if [[ -n ${DL_ANSWER:-} ]]; then teardown_items; event "evidence-done"; printf '0 %s\n' "${DL_KERNEL:-unknown}" >"$DL_ANSWER"; fi
     ;;
   *) fail "unknown phase $PHASE" ;;
 esac

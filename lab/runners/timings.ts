@@ -30,7 +30,9 @@ export function readEvents(jobDir: string): AgentEvents {
   return {
     first,
     build: pair(ev['build-start'], ev['build-end']),
-    probe: pair(ev['build-end'], ev['teardown-start'] ?? ev['last-probe-end']),
+    // lab test's jobs answer at evidence-done, before their teardown starts: the probe phase (with
+    // its dumps) ends there.
+    probe: pair(ev['build-end'], ev['teardown-start'] ?? ev['evidence-done'] ?? ev['last-probe-end']),
     teardown: pair(ev['teardown-start'], ev['teardown-end']),
   };
 }
