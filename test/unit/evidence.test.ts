@@ -50,6 +50,26 @@ TCP  192.168.2.115:80 rr
   t.is(s[1]!.backends[0]!.forward, 'Masq');
 });
 
+test('/proc/net/ip_vs (as a UML 6.1 guest printed it): the same fields as ipvsadm -Ln, addresses decoded', (t) => {
+  const s = parseIpvsadm(`IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  0A090003:01BB sh  
+TCP  0A090001:0050 rr  
+  -> 0A000003:1F90      Masq    3      1          0         
+  -> 0A000002:1F90      Masq    1      0          1         
+UDP  0A090002:0035 wrr  
+  -> 0A000002:0035      Masq    2      0          0         
+`);
+  t.deepEqual(s.map((v) => [v.proto, v.vip, v.port, v.scheduler]), [['TCP', '10.9.0.3', 443, 'sh'], ['TCP', '10.9.0.1', 80, 'rr'], ['UDP', '10.9.0.2', 53, 'wrr']]);
+  t.deepEqual(s[1]!.backends, [
+    { ip: '10.0.0.3', port: 8080, forward: 'Masq', weight: 3, active: 1, inactive: 0 },
+    { ip: '10.0.0.2', port: 8080, forward: 'Masq', weight: 1, active: 0, inactive: 1 },
+  ]);
+  t.is(s[1]!.raw, 'TCP  10.9.0.1:80 rr\n-> 10.0.0.3:8080                Masq    3      1          0\n-> 10.0.0.2:8080                Masq    1      0          1');
+  t.is(s[0]!.persistent, undefined);
+});
+
 test('the capture walk follows the sequence number across NAT and namespaces, wires first', (t) => {
   const b = new PlanBuilder('t');
   b.namespace('centos', 'pod');

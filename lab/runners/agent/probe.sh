@@ -146,13 +146,43 @@ dump_group() {
   # extended` prints), read by dlnsrun itself (@cat): no process start. The file exists once
   # nf_conntrack is loaded, in every namespace, when the kernel has CONFIG_NF_CONNTRACK_PROCFS.
   [[ $kind == conntrack && -r /proc/net/nf_conntrack ]] && DUMP_CMD=(@cat /proc/self/net/nf_conntrack) DUMP_ERR=-
+  # IPVS's table likewise as the namespace's /proc/net/ip_vs: the services, real servers, weights
+  # and connection counts `ipvsadm -Ln` prints, addresses in hex (lab/evidence/ipvsadm.ts reads
+  # both). Its persistent timeout is in jiffies, so ipvs_proc_recheck dumps such a table again
+  # with ipvsadm. DL_IPVS_DUMP=ipvsadm: always ipvsadm.
+  if [[ $kind == ipvs && -z $IPVS_ADM && ${DL_IPVS_DUMP:-} != ipvsadm && -r /proc/net/ip_vs ]]; then
+    DUMP_CMD=(@cat /proc/self/net/ip_vs) DUMP_ERR=-
+    IPVS_PROC+=("$ns" "$f")
+  fi
   DUMP_ARGS+=("/run/netns/$ns" - "$f" "$DUMP_ERR" "${#DUMP_CMD[@]}" "${DUMP_CMD[@]}")
 }
+IPVS_PROC=()
+IPVS_ADM=""
 
 # dump_all: runs the dumps dump_group collected, one process for all of them.
 dump_all() {
   ((${#DUMP_ARGS[@]})) && "$DLNSRUN" -k "${DUMP_ARGS[@]}" >/dev/null 2>>"$OUT/dump.err"
   DUMP_ARGS=()
+  ipvs_proc_recheck
+}
+
+# ipvs_proc_recheck: a /proc/net/ip_vs dump that holds a persistent service ("… rr persistent
+# <jiffies> <netmask>", ip_vs_ctl.c) is taken again with `ipvsadm -Ln` (timeout in seconds), from
+# one more dlnsrun process. The file is read without a command substitution (a fork in UML).
+ipvs_proc_recheck() {
+  local i text
+  local -a again=()
+  for ((i = 0; i < ${#IPVS_PROC[@]}; i += 2)); do
+    text=""
+    IFS= read -r -d '' text <"${IPVS_PROC[i + 1]}"
+    [[ $text == *' persistent '* ]] && again+=("${IPVS_PROC[i]}" "${IPVS_PROC[i + 1]}")
+  done
+  IPVS_PROC=()
+  ((${#again[@]})) || return 0
+  IPVS_ADM=1
+  for ((i = 0; i < ${#again[@]}; i += 2)); do dump_group ipvs "${again[i]}" "${again[i + 1]}"; done
+  IPVS_ADM=""
+  dump_all
 }
 
 # dumps_from TSV PREFIX: every dump a job file lists (lines kind, namespace[, value]) into
