@@ -89,3 +89,46 @@ test('dlnsrun @cat: reads a file as the namespace sees it, in-process, and retur
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('dlnsrun @bg: starts a daemon in its namespace without waiting, and names its pid', async (t) => {
+  t.is(process.getuid?.(), 0, 'needs root (setns into network namespaces)');
+  const built = ensureNativeTool('dlnsrun');
+  t.truthy(built.path, built.error);
+  const dir = mkdtempSync(join(tmpdir(), 'dlnsrun-bg-'));
+  const holder = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+  const pids: number[] = [];
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const na = `/proc/${holder.pid}/ns/net`;
+    const log = join(dir, 'd.log');
+    // Two daemons and a command after them: dlnsrun returns at once (the daemons sleep 30 s),
+    // each daemon's line carries its pid, the command still runs in order.
+    const t0 = Date.now();
+    const r = spawnSync(built.path!, [na, '/dev/null', log, '=', '4', '@bg', 'sh', '-c', 'echo up; exec sleep 30',
+      na, '/dev/null', join(dir, 'd2.log'), '=', '3', '@bg', 'sleep', '31', na, '-', join(dir, 'ns'), '=', '2', 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' });
+    t.is(r.status, 0, r.stderr);
+    t.true(Date.now() - t0 < 20_000, 'did not wait for the daemons');
+    const lines = r.stdout.trim().split('\n').map((l) => l.split('\t'));
+    t.is(lines.length, 3, r.stdout);
+    for (const l of lines.slice(0, 2)) {
+      t.is(l[1], '0');
+      t.regex(l[3] ?? '', /^\d+$/);
+      pids.push(Number(l[3]));
+    }
+    t.is(lines[2]!.length, 3); // a waited command's line has no pid
+    // Each daemon runs its own argv (the "@bg" word dropped) in the holder's namespace.
+    for (let i = 0; i < 100 && !readFileSync(log, 'utf8'); i++) await new Promise((res) => setTimeout(res, 20));
+    t.is(readFileSync(log, 'utf8'), 'up\n'); // its output where the group said
+    const argv = (p: number) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    for (let i = 0; i < 100 && argv(pids[0]!)[0] !== 'sleep'; i++) await new Promise((res) => setTimeout(res, 20)); // sh execs sleep
+    t.deepEqual(argv(pids[0]!), ['sleep', '30']);
+    t.deepEqual(argv(pids[1]!), ['sleep', '31']);
+    const want = execFileSync('readlink', [na], { encoding: 'utf8' }).trim();
+    for (const p of pids) t.is(execFileSync('readlink', [`/proc/${p}/ns/net`], { encoding: 'utf8' }).trim(), want);
+    t.is(readFileSync(join(dir, 'ns'), 'utf8').trim(), want);
+  } finally {
+    for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    holder.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -321,6 +321,56 @@ dlnet_group() {
   NSRUN_LINES+=("$line")
 }
 
+# daemon_group N LINE daemon NS NAME CTL ARGV...: appends manifest step N, a daemon (BIRD), to
+# dlnsrun's list as "@bg ARGV…" — started in its namespace by setns, not waited for — so that a
+# run of daemons costs one process start instead of a fork of this shell and an `ip netns exec`
+# each (daemons_start). Fails (nothing added) for any other step, a namespace or control socket
+# not the lab's, or a name that cannot be a file name; run_step then reports it.
+daemon_group() {
+  local n=$1 line=$2 kind=$3 ns=${4:-} name=${5:-} ctl=${6:-}
+  [[ $kind == daemon ]] && (($# > 6)) && is_lab_ns "$ns" && [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || return 1
+  [[ $ctl == - ]] || is_lab_ctl "$ctl" || return 1
+  NSRUN_ARGS+=("/run/netns/$ns" /dev/null "$OUT/daemon-$name.log" = "$(($# - 5))" @bg "${@:7}")
+  NSRUN_STEPS+=("$n	$kind	$ns	$name	$ctl")
+  NSRUN_LINES+=("$line")
+}
+
+# daemons_start: the daemons daemon_group collected, from one dlnsrun. Each control socket is
+# journalled before its daemon starts; each daemon (pid and start time) as soon as dlnsrun names
+# it — a daemon that cannot be journalled is killed, and so is every one after it.
+daemons_start() {
+  local s idx st end pid k n ns name ctl a rc
+  local -a w
+  for s in "${NSRUN_STEPS[@]}"; do
+    IFS=$'\t' read -r n _ ns name ctl <<<"$s"
+    [[ $ctl == - ]] || journal "ctl	$ctl" || return 13
+  done
+  "$DLNSRUN" "${NSRUN_ARGS[@]}" >"$OUT/nsrun.status" 2>"$OUT/nsrun.err"
+  rc=$?
+  local -a started=()
+  while IFS=$'\t' read -r idx st end pid; do
+    [[ $st == 0 ]] && is_num "$pid" && started+=("$idx" "$end" "$pid")
+  done <"$OUT/nsrun.status"
+  for ((k = 0; k < ${#started[@]}; k += 3)); do
+    idx=${started[k]} end=${started[k + 1]} pid=${started[k + 2]}
+    IFS=$'\t' read -r n _ ns name ctl <<<"${NSRUN_STEPS[idx - 1]}"
+    proc_start "$pid"
+    if ! journal "daemon	$name	$pid	$PROC_START"; then
+      for ((; k < ${#started[@]}; k += 3)); do kill -9 "${started[k + 2]}" 2>/dev/null; done
+      return 13
+    fi
+    echo "$pid" >>"$OUT/daemons.pid"
+    # A socat server among them (the fallback's `server` lines are daemons too): probes wait for it.
+    IFS=$'\t' read -r -a w <<<"${NSRUN_LINES[idx - 1]}"
+    for a in "${w[@]:4}"; do [[ $a =~ ^(TCP|UDP|SCTP)[46]?-(LISTEN|RECVFROM):([0-9]+) ]] && LISTENERS+=("$pid	$ns	${BASH_REMATCH[3]}	${BASH_REMATCH[1]}"); done
+    steps+="$end	daemon-start	$name"$'\n'"$end	step-end	$n	daemon	$ns"$'\n'
+  done
+  ((rc == 0 && ${#started[@]} == 3 * ${#NSRUN_STEPS[@]})) && return 0
+  cat "$OUT/nsrun.err" >>"$OUT/step.err"
+  fail_step "${NSRUN_STEPS[${#started[@]} / 3]%%	*}" "${NSRUN_LINES[${#started[@]} / 3]}" || return 14
+  return 1
+}
+
 # group_more ADD: after build()'s step i went to a group, the steps that follow it while ADD
 # (nsrun_group, dlnet_group or bgp_group) takes them; moves build()'s i and n past them.
 group_more() {
@@ -412,6 +462,11 @@ build() {
       group_more bgp_group
       nsrun_steps "$DLBIRD" wait || { local rc=$?; bgp_events; return $rc; }
       bgp_events
+      continue
+    elif [[ ${f[0]} == daemon && -n $DLNSRUN ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && daemon_group "$n" "$line" "${f[@]}"; then
+      # Consecutive daemons (a BIRD per speaker) started by one process (dlnsrun @bg).
+      group_more daemon_group
+      daemons_start || return $?
       continue
     elif [[ -n $DLNSRUN ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && nsrun_group "$n" "$line" "${f[@]}"; then
       # Consecutive ip, iptables, ipset and ipvs steps in one process (dlnsrun), in order.
