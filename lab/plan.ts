@@ -19,11 +19,14 @@ export const PHASES = [
   // bgp.c bgp_start_active: MAX(1, connect delay time)), so that wait runs while the packet filters
   // load, as calico-node and kube-proxy start independently on a real node.
   'routing',
+  // Pod servers likewise: a server needs only its namespace, and its start-up (one dlpod binding a
+  // socket in every pod, ~0.1 s under UML) then runs while the packet filters load instead of
+  // after the build (the probes wait until each listens).
+  'daemon',
   'ipset',
   'iptables',
   'ipvs',
   'exec', // single commands (bpftool, map updates)
-  'daemon', // pod servers
   'wait', // bounded waits for daemons (files, sessions)
 ] as const;
 export type Phase = (typeof PHASES)[number];
