@@ -289,8 +289,8 @@ fail_step() {
   tool_failures "$OUT/step.err" || return 14
 }
 
-# nsrun_group N LINE KIND NS FILE: appends manifest step N (its text LINE) to the dlnsrun
-# groups (native/dlnsrun.c: NSPATH IN OUT ERR ARGC ARG…) — the command run_step runs, in the
+# nsrun_group N LINE KIND NS FILE: appends manifest step N (its text LINE: ip, tc, iptables, ipset or
+# ipvs) to the dlnsrun groups (native/dlnsrun.c: NSPATH IN OUT ERR ARGC ARG…) — the command run_step runs, in the
 # namespace by setns instead of `ip netns exec` / `ip -n`. Fails (nothing added) for any other
 # kind or a namespace that is not the lab's (a path under /run/netns is built from it).
 NSRUN_ARGS=()
@@ -301,6 +301,7 @@ nsrun_group() {
   [[ -n ${5:-} ]] && is_lab_ns "$ns" || return 1
   case "$kind" in
     ip)       NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 3 ip -batch "$file") ;;
+    tc)       NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 3 tc -batch "$file") ;;
     iptables) NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 2 "$IPT_RESTORE" "$file") ;;
     ipset)    NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 4 ipset restore -file "$file") ;;
     ipvs)     NSRUN_ARGS+=("/run/netns/$ns" "$file" "$e" = 2 ipvsadm -R) ;;
@@ -469,7 +470,7 @@ build() {
       daemons_start || return $?
       continue
     elif [[ -n $DLNSRUN ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && nsrun_group "$n" "$line" "${f[@]}"; then
-      # Consecutive ip, iptables, ipset and ipvs steps in one process (dlnsrun), in order.
+      # Consecutive ip, tc, iptables, ipset and ipvs steps in one process (dlnsrun), in order.
       group_more nsrun_group
       nsrun_steps "$DLNSRUN" || return $?
       continue
