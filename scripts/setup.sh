@@ -11,7 +11,7 @@ PACKAGES=(
   user-mode-linux          # the uml runner's kernel (linux.uml + modules: ipvlan, 8021q, dummy, ip_vs)
   gcc libc6-dev            # builds the UML xstate shim and the lab's helpers (lab/runners/native/*.c)
   libpcap-dev              # builds the capture process (lab/runners/native/dlcap.c: filter compiler)
-  bpftool clang llvm libbpf-dev   # the tc eBPF load balancer (bpf/lb4.c)
+  bpftool clang llvm libbpf-dev   # the tc eBPF load balancer (bpf/lb4.c) and dlbpf, its set-up from one process
   bird2                    # Calico BGP: nodes, top-of-rack and core routers
   iperf3 sockperf mininet bridge-utils iputils-ping   # npm run bench: throughput, latency, the Mininet reference
   graphviz                 # lab diagram --format svg, the HTML report's picture
@@ -46,7 +46,8 @@ bash scripts/build-bpf.sh >/dev/null
 # many commands each in its namespace from one process; dlinit, a UML guest's mounts and poweroff;
 # dlpod, every pod server of a lab from one process and the probe client; dlnet, every namespace's
 # ip batch from one process speaking rtnetlink; dldown, a lab's teardown from one process; dlbird,
-# every BGP wait and BIRD dump of a build from one process (these five static: they start faster).
+# every BGP wait and BIRD dump of a build from one process; dlbpf, the tc eBPF load balancer's
+# whole set-up and a probe's map dumps from one process, with libbpf (these six static: they start faster).
 mkdir -p .lab
 gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
 gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c
@@ -56,4 +57,5 @@ gcc -O2 -Wall -static -o .lab/dlpod lab/runners/native/dlpod.c
 gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/native/dlnet-lines.c
 gcc -O2 -Wall -static -o .lab/dldown lab/runners/native/dldown.c
 gcc -O2 -Wall -static -o .lab/dlbird lab/runners/native/dlbird.c
+gcc -O2 -Wall -static -o .lab/dlbpf lab/runners/native/dlbpf.c -lbpf -lelf -lz
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"

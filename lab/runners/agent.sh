@@ -103,6 +103,8 @@ find_tool DLPOD dlpod "${DL_DLPOD:-}"
 find_tool DLNET dlnet "${DL_DLNET:-}"
 find_tool DLDOWN dldown "${DL_DLDOWN:-}"   # the teardown from one process (agent/lifecycle.sh)
 find_tool DLBIRD dlbird "${DL_DLBIRD:-}"   # BGP waits and BIRD dumps from one process (agent/build.sh, probe.sh)
+find_tool DLBPF dlbpf "${DL_DLBPF:-}"      # the tc eBPF set-up and its map dumps from one process (agent/build.sh, probe.sh)
+[[ ${DL_DLBPF:-} == off ]] && DLBPF=""     # bpftool and tc, one process per step, as where dlbpf cannot be built
 
 # The phases live in agent/*.sh, next to this script (bind-mounted beside it in a container).
 AGENT_DIR=${BASH_SOURCE[0]%/*}/agent

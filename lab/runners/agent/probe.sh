@@ -134,13 +134,16 @@ bird_dump() {
   done >"$f"
 }
 
-# dump_group KIND NS FILE: a dump that is one command in a lab namespace, as a dlnsrun group
+# dump_group KIND NS FILE [VALUE]: a dump that is one command in a lab namespace, as a dlnsrun group
 # (native/dlnsrun.c: NSPATH IN OUT ERR ARGC ARG…) appended to DUMP_ARGS — the same command and
-# output file as dump(), without `ip netns exec` around it. Fails (nothing added) for the other
-# kinds or without dlnsrun.
+# output file as dump(), without `ip netns exec` around it; a bpf dump (VALUE: the lab's pin
+# folder) to BPF_DUMPS, dlbpf's list (native/dlbpf.c dump: the layout dump() writes). Fails
+# (nothing added) for the other kinds or without dlnsrun (dlbpf for bpf).
 DUMP_ARGS=()
+BPF_DUMPS=()
 dump_group() {
   local kind=$1 ns=$2 f=$3
+  [[ $kind == bpf && -n $DLBPF ]] && is_lab_bpffs "${4:-}" && { BPF_DUMPS+=("$4" "$f"); return 0; }
   [[ -n $DLNSRUN ]] && is_lab_ns "$ns" && dump_cmd "$kind" || return 1
   # conntrack's table as the namespace's /proc/net/nf_conntrack (the lines `conntrack -L -o
   # extended` prints), read by dlnsrun itself (@cat): no process start. The file exists once
@@ -159,10 +162,11 @@ dump_group() {
 IPVS_PROC=()
 IPVS_ADM=""
 
-# dump_all: runs the dumps dump_group collected, one process for all of them.
+# dump_all: runs the dumps dump_group collected, one process for all of them (and one for the bpf ones).
 dump_all() {
   ((${#DUMP_ARGS[@]})) && "$DLNSRUN" -k "${DUMP_ARGS[@]}" >/dev/null 2>>"$OUT/dump.err"
-  DUMP_ARGS=()
+  ((${#BPF_DUMPS[@]})) && "$DLBPF" dump "$LAB" "${BPF_DUMPS[@]}" 2>>"$OUT/dump.err"
+  DUMP_ARGS=() BPF_DUMPS=()
   ipvs_proc_recheck
 }
 
@@ -198,7 +202,7 @@ dumps_from() {
       birds+=("$arg" "$OUT/dump/$2.$kind.$ns.txt")
       continue
     fi
-    dump_group "$kind" "$ns" "$OUT/dump/$2.$kind.$ns.txt" || dump "$kind" "$ns" "$OUT/dump/$2.$kind.$ns.txt" "$arg"
+    dump_group "$kind" "$ns" "$OUT/dump/$2.$kind.$ns.txt" "$arg" || dump "$kind" "$ns" "$OUT/dump/$2.$kind.$ns.txt" "$arg"
   done <"$1"
   dump_all
   # Every BIRD dump of the list from one dlbird process (native/dlbird.c dump: the layout
@@ -327,7 +331,7 @@ run_probes() {
       # kind:namespace[:value] — the value (a control socket, a pin folder) comes from the job.
       kind=${spec%%:*} rest=${spec#*:} dns=${rest%%:*} arg=""
       [[ $rest == *:* ]] && arg=${rest#*:}
-      dump_group "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" || dump "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" "$arg"
+      dump_group "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" "$arg" || dump "$kind" "$dns" "$OUT/dump/$id.$kind.$dns.txt" "$arg"
     done
     dump_all   # this probe's counters and tables, from one process
   done <"$JOB/probes.tsv"
