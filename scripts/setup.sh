@@ -45,16 +45,16 @@ bash scripts/build-bpf.sh >/dev/null
 # namespace (one pcapng stream); dlsysctl, every namespace's sysctls from one process; dlnsrun,
 # many commands each in its namespace from one process; dlinit, a UML guest's mounts and poweroff;
 # dlpod, every pod server of a lab from one process and the probe client; dlnet, every namespace's
-# ip batch from one process speaking rtnetlink; dldown, a lab's teardown from one process; dlbird,
+# ip batch from one process speaking rtnetlink (and, first in a build, the namespaces and their sysctls); dldown, a lab's teardown from one process; dlbird,
 # every BGP wait and BIRD dump of a build from one process; dlbpf, the tc eBPF load balancer's
 # whole set-up and a probe's map dumps from one process, with libbpf (these six static: they start faster).
 mkdir -p .lab
 gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
-gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c
+gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c lab/runners/native/sysctl-file.c
 gcc -O2 -Wall -o .lab/dlnsrun lab/runners/native/dlnsrun.c
 gcc -O2 -Wall -static -o .lab/dlinit lab/runners/native/dlinit.c
 gcc -O2 -Wall -static -o .lab/dlpod lab/runners/native/dlpod.c
-gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/native/dlnet-lines.c
+gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/native/dlnet-lines.c lab/runners/native/sysctl-file.c
 gcc -O2 -Wall -static -o .lab/dldown lab/runners/native/dldown.c
 gcc -O2 -Wall -static -o .lab/dlbird lab/runners/native/dlbird.c
 gcc -O2 -Wall -static -o .lab/dlbpf lab/runners/native/dlbpf.c -lbpf -lelf -lz

@@ -26,7 +26,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // loader, no libc mapping).
 const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'], dldown: ['-static'], dlbird: ['-static'], dlbpf: ['-static', '-lbpf', '-lelf', '-lz'] };
 /** Sources beyond native/<name>.c (compiled together; a header makes the binary stale too). */
-const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h'] };
+const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h', 'sysctl-file.c', 'sysctl-file.h'], dlsysctl: ['sysctl-file.c', 'sysctl-file.h'] };
 export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown' | 'dlbird' | 'dlbpf';
 export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown', 'dlbird', 'dlbpf'];
 

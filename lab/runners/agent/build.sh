@@ -311,13 +311,14 @@ nsrun_group() {
   NSRUN_LINES+=("$line")
 }
 
-# dlnet_group N LINE KIND NS FILE: appends manifest step N, an `ip` step, to dlnet's list
-# (native/dlnet.c: NSPATH FILE pairs, applied from one process that speaks rtnetlink, no `ip`
-# process per namespace). Fails (nothing added) for any other kind or a namespace not the lab's.
+# dlnet_group N LINE KIND NS FILE: appends manifest step N, an `ip` or a `sysctl` step, to dlnet's
+# list (native/dlnet.c: NSPATH FILE items, applied from one process that speaks rtnetlink, no `ip`
+# process per namespace; -s NSPATH FILE, a sysctl file). Fails (nothing added) for any other kind
+# or a namespace not the lab's.
 dlnet_group() {
   local n=$1 line=$2 kind=$3 ns=${4:-} file=${5:-}
-  [[ $kind == ip && -n $file ]] && is_lab_ns "$ns" || return 1
-  NSRUN_ARGS+=("/run/netns/$ns" "$JOB/$file")
+  [[ ( $kind == ip || $kind == sysctl ) && -n $file ]] && is_lab_ns "$ns" || return 1
+  if [[ $kind == sysctl ]]; then NSRUN_ARGS+=(-s "/run/netns/$ns" "$JOB/$file"); else NSRUN_ARGS+=("/run/netns/$ns" "$JOB/$file"); fi
   NSRUN_STEPS+=("$n	$kind	$ns")
   NSRUN_LINES+=("$line")
 }
@@ -456,6 +457,20 @@ build() {
       n=$((n + j - i - 1))
       i=$((j - 1))
       f=(servers "$n" "${g[@]//@JOB@/$JOB}")
+    fi
+    if [[ ${f[0]} == netns && -n $DLNET ]]; then
+      # The namespaces (journalled first), then the sysctl and ip steps that follow them, from
+      # one dlnet process (-n FILE: each `netns add` as ip makes it) instead of ip, dlsysctl, dlnet.
+      if ! journal_netns "$JOB/${f[1]}" 2>"$OUT/step.err"; then
+        [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
+        fail_step "$n" "$line" || return 14
+        return 1
+      fi
+      NSRUN_ARGS=(-n "$JOB/${f[1]}") NSRUN_STEPS=("$n	netns	${f[1]}") NSRUN_LINES=("$line")
+      group_more dlnet_group
+      nsrun_steps "$DLNET" "$LAB" || return $?
+      [[ $PHASE == all && -s $JOB/probes.tsv && -n $DLCAP ]] && start_captures
+      continue
     fi
     if [[ ${f[0]} == sysctl && -n $DLSYSCTL ]]; then
       # Consecutive sysctl steps (one per namespace) in one process: dlsysctl NSPATH FILE...
