@@ -11,6 +11,7 @@ PACKAGES=(
   user-mode-linux          # the uml runner's kernel (linux.uml + modules: ipvlan, 8021q, dummy, ip_vs)
   gcc libc6-dev            # builds the UML xstate shim and the lab's helpers (lab/runners/native/*.c)
   libpcap-dev              # builds the capture process (lab/runners/native/dlcap.c: filter compiler)
+  libip4tc-dev libxtables-dev   # builds dlipt (lab/runners/native/dlipt.c): iptables-legacy-save's own libraries, shared only
   bpftool clang llvm libbpf-dev   # the tc eBPF load balancer (bpf/lb4.c) and dlbpf, its set-up from one process
   bird2                    # Calico BGP: nodes, top-of-rack and core routers
   iperf3 sockperf mininet bridge-utils iputils-ping   # npm run bench: throughput, latency, the Mininet reference
@@ -47,7 +48,9 @@ bash scripts/build-bpf.sh >/dev/null
 # dlpod, every pod server of a lab from one process and the probe client; dlnet, every namespace's
 # ip batch from one process speaking rtnetlink (and, first in a build, the namespaces and their sysctls); dldown, a lab's teardown from one process; dlbird,
 # every BGP wait and BIRD dump of a build from one process; dlbpf, the tc eBPF load balancer's
-# whole set-up and a probe's map dumps from one process, with libbpf (these six static: they start faster).
+# whole set-up and a probe's map dumps from one process, with libbpf (these six static: they start faster);
+# dlipt, every iptables-legacy-save -c dump of a probe from one process (dynamic: libip4tc and
+# libxtables come as shared libraries only, and libxtables dlopens the extensions anyway).
 mkdir -p .lab
 gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
 gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c lab/runners/native/sysctl-file.c
@@ -58,4 +61,5 @@ gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/nativ
 gcc -O2 -Wall -static -o .lab/dldown lab/runners/native/dldown.c
 gcc -O2 -Wall -static -o .lab/dlbird lab/runners/native/dlbird.c
 gcc -O2 -Wall -static -o .lab/dlbpf lab/runners/native/dlbpf.c -lbpf -lelf -lz
+gcc -O2 -Wall -o .lab/dlipt lab/runners/native/dlipt.c -lip4tc -lxtables
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"
