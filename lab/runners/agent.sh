@@ -105,6 +105,11 @@ find_tool DLDOWN dldown "${DL_DLDOWN:-}"   # the teardown from one process (agen
 find_tool DLBIRD dlbird "${DL_DLBIRD:-}"   # BGP waits and BIRD dumps from one process (agent/build.sh, probe.sh)
 find_tool DLBPF dlbpf "${DL_DLBPF:-}"      # the tc eBPF set-up and its map dumps from one process (agent/build.sh, probe.sh)
 [[ ${DL_DLBPF:-} == off ]] && DLBPF=""     # bpftool and tc, one process per step, as where dlbpf cannot be built
+# dlipt: a probe's iptables dumps from one process (agent/probe.sh dump_group). It reads the legacy
+# tables (libip4tc), so only where the save tool is iptables-legacy-save (the UML guest); a host
+# whose iptables is nft keeps one iptables-save per dump. DL_DLIPT=off forces that path anywhere.
+find_tool DLIPT dlipt "${DL_DLIPT:-}"
+[[ ${DL_DLIPT:-} == off || ${IPT_SAVE##*/} != iptables-legacy-save ]] && DLIPT=""
 
 # The phases live in agent/*.sh, next to this script (bind-mounted beside it in a container).
 AGENT_DIR=${BASH_SOURCE[0]%/*}/agent

@@ -141,9 +141,12 @@ bird_dump() {
 # (nothing added) for the other kinds or without dlnsrun (dlbpf for bpf).
 DUMP_ARGS=()
 BPF_DUMPS=()
+IPT_ARGS=()
 dump_group() {
   local kind=$1 ns=$2 f=$3
   [[ $kind == bpf && -n $DLBPF ]] && is_lab_bpffs "${4:-}" && { BPF_DUMPS+=("$4" "$f"); return 0; }
+  # iptables counters from one dlipt process (native/dlipt.c: NSPATH FILE pairs), where found.
+  [[ $kind == iptables && -n $DLIPT ]] && is_lab_ns "$ns" && { IPT_ARGS+=("/run/netns/$ns" "$f"); return 0; }
   [[ -n $DLNSRUN ]] && is_lab_ns "$ns" && dump_cmd "$kind" || return 1
   # conntrack's table as the namespace's /proc/net/nf_conntrack (the lines `conntrack -L -o
   # extended` prints), read by dlnsrun itself (@cat): no process start. The file exists once
@@ -166,7 +169,8 @@ IPVS_ADM=""
 dump_all() {
   ((${#DUMP_ARGS[@]})) && "$DLNSRUN" -k "${DUMP_ARGS[@]}" >/dev/null 2>>"$OUT/dump.err"
   ((${#BPF_DUMPS[@]})) && "$DLBPF" dump "$LAB" "${BPF_DUMPS[@]}" 2>>"$OUT/dump.err"
-  DUMP_ARGS=() BPF_DUMPS=()
+  ((${#IPT_ARGS[@]})) && "$DLIPT" "$LAB" "${IPT_ARGS[@]}" 2>>"$OUT/dump.err"
+  DUMP_ARGS=() BPF_DUMPS=() IPT_ARGS=()
   ipvs_proc_recheck
 }
 
