@@ -61,5 +61,11 @@ gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/nativ
 gcc -O2 -Wall -static -o .lab/dldown lab/runners/native/dldown.c
 gcc -O2 -Wall -static -o .lab/dlbird lab/runners/native/dlbird.c
 gcc -O2 -Wall -static -o .lab/dlbpf lab/runners/native/dlbpf.c -lbpf -lelf -lz
-gcc -O2 -Wall -o .lab/dlipt lab/runners/native/dlipt.c -lip4tc -lxtables
+# (dlipt prints what iptables-legacy-save 1.8.9 prints: with another release it is not built, and
+# the agent runs iptables-legacy-save itself; lab/runners/native-tools.ts checks the same.)
+if [[ $(iptables-legacy-save --version 2>/dev/null) == 'iptables-save v1.8.9 (legacy)' ]]; then
+  gcc -O2 -Wall -o .lab/dlipt lab/runners/native/dlipt.c -lip4tc -lxtables
+else
+  rm -f .lab/dlipt
+fi
 echo "setup: done ($(node_modules/.bin/node --version), $(linux.uml --version 2>/dev/null | head -1 || echo 'linux.uml present'))"

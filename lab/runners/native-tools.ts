@@ -43,6 +43,8 @@ export function ensureNativeTool(name: NativeTool): { path?: string; error?: str
   const inputs = [src, ...(EXTRA[name] ?? []).map((f) => path.join(here, 'native', f))];
   const bin = nativeToolPath(name);
   if (existsSync(bin) && inputs.every((f) => statSync(bin).mtimeMs >= statSync(f).mtimeMs)) return { path: bin };
+  const unfit = name === 'dlipt' ? iptablesUnlikeDlipt() : undefined;
+  if (unfit) return { error: unfit };
   mkdirSync(path.dirname(bin), { recursive: true });
   // Built under a private name and renamed: concurrent runs never see a half-written binary.
   const tmp = `${bin}.${process.pid}.tmp`;
@@ -54,6 +56,18 @@ export function ensureNativeTool(name: NativeTool): { path?: string; error?: str
     const err = e as { stderr?: Buffer; message: string };
     return { error: `cannot build ${path.relative(process.cwd(), src)} (needs gcc${NEEDS[name] ?? ''}): ${(err.stderr?.toString() || err.message).split('\n')[0]}` };
   }
+}
+
+/** dlipt prints what iptables-legacy-save 1.8.9 prints, and says so in its first line (its UML test
+ *  holds it to that, byte for byte): with another iptables release (1.8.10 prints interfaces by
+ *  name) it is not built, and the agent runs iptables-legacy-save itself. Checked when it is built. */
+export const DLIPT_IPTABLES = 'iptables-save v1.8.9 (legacy)';
+function iptablesUnlikeDlipt(): string | undefined {
+  let v = '';
+  try {
+    v = execFileSync('iptables-legacy-save', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch { /* not installed: the agent's own path reports that */ }
+  return v === DLIPT_IPTABLES ? undefined : `dlipt follows ${DLIPT_IPTABLES}; this machine has ${v || 'no iptables-legacy-save'}: iptables-legacy-save runs instead`;
 }
 
 /** Builds every helper that is stale; returns those that are available. */
