@@ -13,8 +13,10 @@
 //   dlbpf     the tc eBPF load balancer's whole set-up (every pod's load, pins, tc filters, the map
 //             batch) and every bpf map dump of a probe, from one process each (libbpf)
 //   dlipt     every `iptables-legacy-save -c` dump of a probe from one process (libip4tc, libxtables)
+//   dlipvs    every namespace's IPVS table (`ipvsadm -R` lines) loaded from one process speaking
+//             the kernel's IPVS generic netlink family
 // The agent finds them in .lab/ (or next to itself in a container) and falls back to tcpdump,
-// sysctl, `ip netns exec`, `ip -batch` and socat when one is missing.
+// sysctl, `ip netns exec`, `ip -batch`, `ipvsadm -R` and socat when one is missing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -25,13 +27,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // once per build, dlinit twice per guest and once per module request the kernel makes, dldown once
 // per teardown, and a static binary starts in ~27 ms inside UML where a dynamic one needs ~38 (no
 // loader, no libc mapping).
-const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'], dldown: ['-static'], dlbird: ['-static'], dlbpf: ['-static', '-lbpf', '-lelf', '-lz'], dlipt: ['-lip4tc', '-lxtables'] };
+const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'], dldown: ['-static'], dlbird: ['-static'], dlbpf: ['-static', '-lbpf', '-lelf', '-lz'], dlipt: ['-lip4tc', '-lxtables'], dlipvs: ['-static'] };
 /** Development packages beyond gcc (for the build error). */
 const NEEDS: Partial<Record<NativeTool, string>> = { dlcap: ' and libpcap-dev', dlbpf: ' and libbpf-dev', dlipt: ', libip4tc-dev and libxtables-dev' };
 /** Sources beyond native/<name>.c (compiled together; a header makes the binary stale too). */
 const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h', 'sysctl-file.c', 'sysctl-file.h'], dlsysctl: ['sysctl-file.c', 'sysctl-file.h'] };
-export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown' | 'dlbird' | 'dlbpf' | 'dlipt';
-export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown', 'dlbird', 'dlbpf', 'dlipt'];
+export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown' | 'dlbird' | 'dlbpf' | 'dlipt' | 'dlipvs';
+export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown', 'dlbird', 'dlbpf', 'dlipt', 'dlipvs'];
 
 export function nativeToolPath(name: NativeTool): string {
   return path.resolve(here, '../..', '.lab', name);

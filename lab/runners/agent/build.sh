@@ -304,7 +304,8 @@ nsrun_group() {
     tc)       NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 3 tc -batch "$file") ;;
     iptables) NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 2 "$IPT_RESTORE" "$file") ;;
     ipset)    NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 4 ipset restore -file "$file") ;;
-    ipvs)     NSRUN_ARGS+=("/run/netns/$ns" "$file" "$e" = 2 ipvsadm -R) ;;
+    ipvs)     [[ -z $DLIPVS ]] || return 1   # dlipvs takes them (dlipvs_group)
+              NSRUN_ARGS+=("/run/netns/$ns" "$file" "$e" = 2 ipvsadm -R) ;;
     *)        return 1 ;;
   esac
   NSRUN_STEPS+=("$n	$kind	$ns")
@@ -319,6 +320,18 @@ dlnet_group() {
   local n=$1 line=$2 kind=$3 ns=${4:-} file=${5:-}
   [[ ( $kind == ip || $kind == sysctl ) && -n $file ]] && is_lab_ns "$ns" || return 1
   if [[ $kind == sysctl ]]; then NSRUN_ARGS+=(-s "/run/netns/$ns" "$JOB/$file"); else NSRUN_ARGS+=("/run/netns/$ns" "$JOB/$file"); fi
+  NSRUN_STEPS+=("$n	$kind	$ns")
+  NSRUN_LINES+=("$line")
+}
+
+# dlipvs_group N LINE KIND NS FILE: appends manifest step N, an `ipvs` step, to dlipvs's list
+# (native/dlipvs.c: NSPATH FILE pairs, every IPVS table loaded from one process speaking the
+# kernel's IPVS generic netlink family, no `ipvsadm -R` per namespace). Fails (nothing added) for
+# any other kind or a namespace not the lab's.
+dlipvs_group() {
+  local n=$1 line=$2 kind=$3 ns=${4:-} file=${5:-}
+  [[ $kind == ipvs && -n $file ]] && is_lab_ns "$ns" || return 1
+  NSRUN_ARGS+=("/run/netns/$ns" "$JOB/$file")
   NSRUN_STEPS+=("$n	$kind	$ns")
   NSRUN_LINES+=("$line")
 }
@@ -391,7 +404,7 @@ bpf_group() {
 }
 
 # group_more ADD: after build()'s step i went to a group, the steps that follow it while ADD
-# (nsrun_group, dlnet_group or bgp_group) takes them; moves build()'s i and n past them.
+# (nsrun_group, dlnet_group, dlipvs_group or bgp_group) takes them; moves build()'s i and n past them.
 group_more() {
   local -a g
   for ((j = i + 1; j < ${#lines[@]}; j++)); do
@@ -403,7 +416,7 @@ group_more() {
   i=$((j - 1))
 }
 
-# nsrun_steps CMD...: runs the groups with CMD (dlnsrun, dlnet LAB or dlbird wait); one step-end event per step
+# nsrun_steps CMD...: runs the groups with CMD (dlnsrun, dlnet LAB, dlipvs LAB or dlbird wait); one step-end event per step
 # that ran (its own end time); the first failure is the build's failure, reported as run_step's
 # would be.
 nsrun_steps() {
@@ -488,6 +501,12 @@ build() {
       # Consecutive ip steps (a batch per namespace) applied by one process (dlnet), in order.
       group_more dlnet_group
       nsrun_steps "$DLNET" "$LAB" || return $?
+      continue
+    elif [[ ${f[0]} == ipvs && -n $DLIPVS ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && dlipvs_group "$n" "$line" "${f[@]}"; then
+      # Consecutive ipvs steps (a table per namespace) loaded by one process (dlipvs), in order;
+      # the ipset and iptables steps before them ran first (nsrun_group leaves ipvs steps to it).
+      group_more dlipvs_group
+      nsrun_steps "$DLIPVS" "$LAB" || return $?
       continue
     elif [[ ${f[0]} == waitbgp && -n $DLBIRD ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && bgp_group "$n" "$line" "${f[@]}"; then
       # Consecutive BGP waits (one per speaker) polled together by one process (dlbird); its
