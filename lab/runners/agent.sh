@@ -117,6 +117,8 @@ find_tool DLIPT dlipt "${DL_DLIPT:-}"
 AGENT_DIR=${BASH_SOURCE[0]%/*}/agent
 # shellcheck source=agent/build.sh
 source "$AGENT_DIR/build.sh" || exit 10
+# shellcheck source=agent/ebpf.sh
+source "$AGENT_DIR/ebpf.sh" || exit 10
 # shellcheck source=agent/probe.sh
 source "$AGENT_DIR/probe.sh" || exit 10
 # shellcheck source=agent/lifecycle.sh

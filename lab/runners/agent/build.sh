@@ -386,23 +386,6 @@ daemons_start() {
   return 1
 }
 
-# bpf_group N LINE KIND ARGS...: appends manifest step N, a step of the tc eBPF set-up (host mkdir
-# -p, host bpftool prog loadall, host bpftool batch file, nsenter NS tc -batch FILE), as "ARGC
-# KIND ARGS..." to dlbpf's list (native/dlbpf.c setup: the whole set-up from one process, each
-# step checked there as host_step checks it). Fails (nothing added) for any other step.
-bpf_group() {
-  local n=$1 line=$2
-  shift 2
-  case "$1 ${2:-} ${3:-}" in
-    "host mkdir -p" | "host bpftool prog" | "host bpftool batch") ;;
-    "nsenter "*" tc") [[ ${4:-} == -batch ]] && is_lab_ns "$2" || return 1 ;;
-    *) return 1 ;;
-  esac
-  NSRUN_ARGS+=("$#" "$@")
-  NSRUN_STEPS+=("$n	$1	${2:-}")
-  NSRUN_LINES+=("$line")
-}
-
 # group_more ADD: after build()'s step i went to a group, the steps that follow it while ADD
 # (nsrun_group, dlnet_group, dlipvs_group or bgp_group) takes them; moves build()'s i and n past them.
 group_more() {
@@ -521,12 +504,7 @@ build() {
       daemons_start || return $?
       continue
     elif [[ -n $DLBPF ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && bpf_group "$n" "$line" "${f[@]}"; then
-      # The eBPF set-up's consecutive steps (every pod's load and tc filters, the map batch) from
-      # one process (dlbpf), after the lab's bpffs folder is journalled (as host_step's mkdir does).
-      local first=$n
-      group_more bpf_group
-      journal "bpffs	/sys/fs/bpf/dl-$LAB" || { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
-      nsrun_steps "$DLBPF" setup "$LAB" "$JOB" "$first" || return $?
+      bpf_setup || return $?   # the eBPF set-up's consecutive steps from one dlbpf (agent/ebpf.sh)
       continue
     elif [[ -n $DLNSRUN ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && nsrun_group "$n" "$line" "${f[@]}"; then
       # Consecutive ip, tc, iptables, ipset and ipvs steps in one process (dlnsrun), in order.

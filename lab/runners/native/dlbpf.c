@@ -27,7 +27,7 @@
  *   bpf_tc_attach of the pinned program (direct-action, protocol all, same prio and handle,
  *   BPF_TC_F_REPLACE) in the pod's namespace (setns(2) to /run/netns/NS, then back).
  *
- * usage: dlbpf dump LAB DIR FILE [DIR FILE ...]
+ * usage: dlbpf dump LAB DIR FILE [DIR FILE ...]   (dlbpf-dump.c)
  *   Writes FILE as the agent's `bpf` dump does (lab/runners/agent/probe.sh): for lb4_services_v2,
  *   lb4_backends and lb4_reverse_nat pinned in DIR a "# MAP" line, then the map as
  *   `bpftool -j map dump pinned DIR/MAP` prints it (a JSON array of {"key":["0x..",…],"value":[…]},
@@ -36,6 +36,7 @@
  *   bpftool's {"error":"…"} instead. DIR outside the lab: exit 2, nothing written.
  */
 #define _GNU_SOURCE
+#include "dlbpf.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -53,7 +54,7 @@
 
 #define MAXTOK 160
 static const char *lab, *job;
-static char root[64];   /* /sys/fs/bpf/dl-LAB */
+char root[64];          /* /sys/fs/bpf/dl-LAB */
 static char why[600];   /* the reason of the last failure */
 static int refused;     /* the last failure is bad input (exit 2), not the kernel's refusal */
 static int home = -1;   /* the namespace dlbpf started in */
@@ -70,7 +71,7 @@ static int fail(int bad_input, const char *fmt, ...)
 #define REFUSE(...) fail(1, __VA_ARGS__)
 #define KERNEL(...) fail(0, __VA_ARGS__)
 
-static int is_lab_pin(const char *p)
+int is_lab_pin(const char *p)
 {
 	size_t n = strlen(root);
 	return (!strcmp(p, root) || (!strncmp(p, root, n) && p[n] == '/')) && !strstr(p, "..");
@@ -348,70 +349,6 @@ static int setup(int argc, char **argv)
 	return nsteps ? 0 : 2;
 }
 
-/* --- dump ----------------------------------------------------------------------------------- */
-static void hex_json(FILE *f, const unsigned char *b, __u32 n)
-{
-	fputc('[', f);
-	for (__u32 i = 0; i < n; i++) fprintf(f, "%s\"0x%02hhx\"", i ? "," : "", b[i]);
-	fputc(']', f);
-}
-static void json_error(FILE *f, const char *fmt, const char *a, int e)
-{
-	fputs("{\"error\":\"", f);
-	fprintf(f, fmt, a);
-	fprintf(f, ": %s\"}", strerror(e));
-}
-
-/* One map as `bpftool -j map dump pinned PATH` prints its raw entries (bpf_map_get_next_key order). */
-static int dump_map(FILE *f, const char *path)
-{
-	int fd = bpf_obj_get(path);
-	if (fd < 0) { json_error(f, "bpf obj get (%s)", path, errno); return -1; }
-	struct bpf_map_info info = {0};
-	__u32 len = sizeof info;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) { json_error(f, "can't get map info (%s)", path, errno); close(fd); return -1; }
-	unsigned char *key = calloc(1, info.key_size + 1), *prev = calloc(1, info.key_size + 1), *val = calloc(1, info.value_size + 1);
-	fputc('[', f);
-	int first = 1, rc = 0;
-	if (!key || !prev || !val) rc = -1;
-	while (!rc && !bpf_map_get_next_key(fd, first ? NULL : prev, key)) {
-		fputs(first ? "{\"key\":" : ",{\"key\":", f);
-		hex_json(f, key, info.key_size);
-		fputs(",\"value\":", f);
-		if (!bpf_map_lookup_elem(fd, key, val)) hex_json(f, val, info.value_size);
-		else fprintf(f, "{\"error\":\"%s\"}", strerror(errno));   /* bpftool's entry for a failed lookup */
-		fputc('}', f);
-		memcpy(prev, key, info.key_size);
-		first = 0;
-	}
-	fputc(']', f);
-	free(key), free(prev), free(val);
-	close(fd);
-	return rc;
-}
-
-static int dump(int argc, char **argv)
-{
-	static const char *maps[] = {"lb4_services_v2", "lb4_backends", "lb4_reverse_nat"};
-	int bad = 0;
-	if (argc < 2 || argc % 2) { fprintf(stderr, "usage: dlbpf dump LAB DIR FILE [DIR FILE ...]\n"); return 2; }
-	for (int i = 0; i < argc; i += 2)
-		if (!is_lab_pin(argv[i])) { fprintf(stderr, "dlbpf: %s is outside the lab's bpffs folder %s\n", argv[i], root); return 2; }
-	for (int i = 0; i < argc; i += 2) {
-		FILE *f = fopen(argv[i + 1], "we");
-		if (!f) { fprintf(stderr, "dlbpf: %s: %s\n", argv[i + 1], strerror(errno)); bad = 1; continue; }
-		for (int m = 0; m < 3; m++) {
-			char path[600];
-			snprintf(path, sizeof path, "%s/%s", argv[i], maps[m]);
-			fprintf(f, "# %s\n", maps[m]);
-			if (dump_map(f, path) < 0) bad = 1;
-			fputs("\n\n", f);
-		}
-		if (fclose(f)) bad = 1;
-	}
-	return bad;
-}
-
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
@@ -428,7 +365,7 @@ int main(int argc, char **argv)
 	/* Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK (bpftool raises it as well). */
 	struct rlimit inf = {RLIM_INFINITY, RLIM_INFINITY};
 	setrlimit(RLIMIT_MEMLOCK, &inf);
-	if (!strcmp(argv[1], "dump")) return dump(argc - 3, argv + 3);
+	if (!strcmp(argv[1], "dump")) return dump_maps(argc - 3, argv + 3);
 	if (strcmp(argv[1], "setup") || argc < 7) { fputs(usage, stderr); return 2; }
 	job = argv[3];
 	if (job[0] != '/' || strstr(job, "..")) { fprintf(stderr, "dlbpf: JOB %s is not an absolute folder\n", job); return 2; }
