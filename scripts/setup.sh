@@ -49,8 +49,8 @@ bash scripts/build-bpf.sh >/dev/null
 # ip batch from one process speaking rtnetlink (and, first in a build, the namespaces and their sysctls); dldown, a lab's teardown from one process; dlbird,
 # every BGP wait and BIRD dump of a build from one process; dlbpf, the tc eBPF load balancer's
 # whole set-up and a probe's map dumps from one process, with libbpf; dlipvs, every namespace's IPVS
-# table from one process speaking the kernel's IPVS generic netlink family (these seven static: they
-# start faster);
+# table from one process speaking the kernel's IPVS generic netlink family; dlipset, every
+# namespace's ipsets from one process over nfnetlink (these eight static: they start faster);
 # dlipt, every iptables-legacy-save -c dump of a probe from one process (dynamic: libip4tc and
 # libxtables come as shared libraries only, and libxtables dlopens the extensions anyway).
 mkdir -p .lab
@@ -64,6 +64,7 @@ gcc -O2 -Wall -static -o .lab/dldown lab/runners/native/dldown.c
 gcc -O2 -Wall -static -o .lab/dlbird lab/runners/native/dlbird.c
 gcc -O2 -Wall -static -o .lab/dlbpf lab/runners/native/dlbpf.c lab/runners/native/dlbpf-dump.c -lbpf -lelf -lz
 gcc -O2 -Wall -static -o .lab/dlipvs lab/runners/native/dlipvs.c
+gcc -O2 -Wall -static -o .lab/dlipset lab/runners/native/dlipset.c
 # (dlipt prints what iptables-legacy-save 1.8.9 prints: with another release it is not built, and
 # the agent runs iptables-legacy-save itself; lab/runners/native-tools.ts checks the same.)
 if [[ $(iptables-legacy-save --version 2>/dev/null) == 'iptables-save v1.8.9 (legacy)' ]]; then

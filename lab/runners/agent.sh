@@ -103,6 +103,8 @@ find_tool DLPOD dlpod "${DL_DLPOD:-}"
 find_tool DLNET dlnet "${DL_DLNET:-}"
 find_tool DLIPVS dlipvs "${DL_DLIPVS:-}"   # every IPVS table of a build from one process (agent/build.sh)
 [[ ${DL_DLIPVS:-} == off ]] && DLIPVS=""   # one ipvsadm -R per namespace, as without it
+find_tool DLIPSET dlipset "${DL_DLIPSET:-}"   # every ipset of a build from one process (agent/build.sh)
+[[ ${DL_DLIPSET:-} == off ]] && DLIPSET=""   # one ipset restore per namespace, as without it
 find_tool DLDOWN dldown "${DL_DLDOWN:-}"   # the teardown from one process (agent/lifecycle.sh)
 find_tool DLBIRD dlbird "${DL_DLBIRD:-}"   # BGP waits and BIRD dumps from one process (agent/build.sh, probe.sh)
 find_tool DLBPF dlbpf "${DL_DLBPF:-}"      # the tc eBPF set-up and its map dumps from one process (agent/build.sh, probe.sh)

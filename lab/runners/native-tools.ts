@@ -15,6 +15,7 @@
 //   dlipt     every `iptables-legacy-save -c` dump of a probe from one process (libip4tc, libxtables)
 //   dlipvs    every namespace's IPVS table (`ipvsadm -R` lines) loaded from one process speaking
 //             the kernel's IPVS generic netlink family
+//   dlipset   every namespace's ipsets (`ipset restore` lines) from one process speaking nfnetlink
 // The agent finds them in .lab/ (or next to itself in a container) and falls back to tcpdump,
 // sysctl, `ip netns exec`, `ip -batch`, `ipvsadm -R` and socat when one is missing.
 import { execFileSync } from 'node:child_process';
@@ -27,13 +28,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // once per build, dlinit twice per guest and once per module request the kernel makes, dldown once
 // per teardown, and a static binary starts in ~27 ms inside UML where a dynamic one needs ~38 (no
 // loader, no libc mapping).
-const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'], dldown: ['-static'], dlbird: ['-static'], dlbpf: ['-static', '-lbpf', '-lelf', '-lz'], dlipt: ['-lip4tc', '-lxtables'], dlipvs: ['-static'] };
+const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dlnsrun: [], dlinit: ['-static'], dlpod: ['-static'], dlnet: ['-static'], dldown: ['-static'], dlbird: ['-static'], dlbpf: ['-static', '-lbpf', '-lelf', '-lz'], dlipt: ['-lip4tc', '-lxtables'], dlipvs: ['-static'], dlipset: ['-static'] };
 /** Development packages beyond gcc (for the build error). */
 const NEEDS: Partial<Record<NativeTool, string>> = { dlcap: ' and libpcap-dev', dlbpf: ' and libbpf-dev', dlipt: ', libip4tc-dev and libxtables-dev' };
 /** Sources beyond native/<name>.c (compiled together; a header makes the binary stale too). */
 const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h', 'sysctl-file.c', 'sysctl-file.h'], dlsysctl: ['sysctl-file.c', 'sysctl-file.h'], dlbpf: ['dlbpf-dump.c', 'dlbpf.h'] };
-export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown' | 'dlbird' | 'dlbpf' | 'dlipt' | 'dlipvs';
-export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown', 'dlbird', 'dlbpf', 'dlipt', 'dlipvs'];
+export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown' | 'dlbird' | 'dlbpf' | 'dlipt' | 'dlipvs' | 'dlipset';
+export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown', 'dlbird', 'dlbpf', 'dlipt', 'dlipvs', 'dlipset'];
 
 export function nativeToolPath(name: NativeTool): string {
   return path.resolve(here, '../..', '.lab', name);

@@ -303,7 +303,8 @@ nsrun_group() {
     ip)       NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 3 ip -batch "$file") ;;
     tc)       NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 3 tc -batch "$file") ;;
     iptables) NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 2 "$IPT_RESTORE" "$file") ;;
-    ipset)    NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 4 ipset restore -file "$file") ;;
+    ipset)    [[ -z $DLIPSET ]] || return 1   # dlipset takes them (dlipvs_group)
+              NSRUN_ARGS+=("/run/netns/$ns" - "$e" = 4 ipset restore -file "$file") ;;
     ipvs)     [[ -z $DLIPVS ]] || return 1   # dlipvs takes them (dlipvs_group)
               NSRUN_ARGS+=("/run/netns/$ns" "$file" "$e" = 2 ipvsadm -R) ;;
     *)        return 1 ;;
@@ -326,11 +327,13 @@ dlnet_group() {
 
 # dlipvs_group N LINE KIND NS FILE: appends manifest step N, an `ipvs` step, to dlipvs's list
 # (native/dlipvs.c: NSPATH FILE pairs, every IPVS table loaded from one process speaking the
-# kernel's IPVS generic netlink family, no `ipvsadm -R` per namespace). Fails (nothing added) for
-# any other kind or a namespace not the lab's.
+# kernel's IPVS generic netlink family, no `ipvsadm -R` per namespace) — or an `ipset` step to
+# dlipset's (native/dlipset.c, the same for `ipset restore` over nfnetlink), the kind of the
+# group's first step. Fails (nothing added) for another kind or a namespace not the lab's.
 dlipvs_group() {
   local n=$1 line=$2 kind=$3 ns=${4:-} file=${5:-}
-  [[ $kind == ipvs && -n $file ]] && is_lab_ns "$ns" || return 1
+  [[ $kind == @(ipvs|ipset) && -n $file ]] && is_lab_ns "$ns" || return 1
+  ((${#NSRUN_STEPS[@]} == 0)) || [[ ${NSRUN_STEPS[0]} == *"	$kind	"* ]] || return 1
   NSRUN_ARGS+=("/run/netns/$ns" "$JOB/$file")
   NSRUN_STEPS+=("$n	$kind	$ns")
   NSRUN_LINES+=("$line")
@@ -485,11 +488,11 @@ build() {
       group_more dlnet_group
       nsrun_steps "$DLNET" "$LAB" || return $?
       continue
-    elif [[ ${f[0]} == ipvs && -n $DLIPVS ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && dlipvs_group "$n" "$line" "${f[@]}"; then
-      # Consecutive ipvs steps (a table per namespace) loaded by one process (dlipvs), in order;
-      # the ipset and iptables steps before them ran first (nsrun_group leaves ipvs steps to it).
+    elif [[ (${f[0]} == ipvs && -n $DLIPVS) || (${f[0]} == ipset && -n $DLIPSET) ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && dlipvs_group "$n" "$line" "${f[@]}"; then
+      # Consecutive ipvs steps (a table per namespace) loaded by one process (dlipvs), or ipset
+      # steps by one dlipset, in order (nsrun_group leaves those steps to them).
       group_more dlipvs_group
-      nsrun_steps "$DLIPVS" "$LAB" || return $?
+      if [[ ${f[0]} == ipvs ]]; then nsrun_steps "$DLIPVS" "$LAB" || return $?; else nsrun_steps "$DLIPSET" "$LAB" || return $?; fi
       continue
     elif [[ ${f[0]} == waitbgp && -n $DLBIRD ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && bgp_group "$n" "$line" "${f[@]}"; then
       # Consecutive BGP waits (one per speaker) polled together by one process (dlbird); its
