@@ -10,7 +10,10 @@
 // lb4_reverse_nat — loader.ts shareMapsFrom: the node's first pod owns them; they are also
 // pinned under /sys/fs/bpf/dl-<labid>/<node>/maps for `lab lb list` and the table checks), the
 // conntrack map and lb4_local_ep stay per pod. Every map of the lab is filled by one
-// `bpftool batch file` process.
+// `bpftool batch file` process. The plan keeps these commands as printed (`lab plan`); the agent
+// runs the whole run of them — mkdir, every pod's load and tc batch, the map batch — from one
+// dlbpf process where it is built (lab/runners/native/dlbpf.c, lab/runners/agent/ebpf.sh), which
+// does what each command does through libbpf.
 //
 // The object is built from source: when .lab/bpf/lb4.o is missing or older than bpf/lb4.c or
 // bpf/lb4.h, the plan starts with a step that runs scripts/build-bpf.sh (in the runner, before
