@@ -119,6 +119,10 @@ find_tool DLIPT dlipt "${DL_DLIPT:-}"
 AGENT_DIR=${BASH_SOURCE[0]%/*}/agent
 # shellcheck source=agent/build.sh
 source "$AGENT_DIR/build.sh" || exit 10
+# shellcheck source=agent/groups.sh
+source "$AGENT_DIR/groups.sh" || exit 10
+# shellcheck source=agent/daemons.sh
+source "$AGENT_DIR/daemons.sh" || exit 10
 # shellcheck source=agent/ebpf.sh
 source "$AGENT_DIR/ebpf.sh" || exit 10
 # shellcheck source=agent/probe.sh

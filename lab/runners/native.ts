@@ -14,7 +14,7 @@ import { appendJournal } from '../state/journal.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const AGENT = path.join(here, 'agent.sh');
-/** The phases agent.sh sources (agent/build.sh, probe.sh, lifecycle.sh): mounted beside it in a container. */
+/** The parts agent.sh sources (agent/*.sh: build, groups, daemons, ebpf, probe, lifecycle, shell): mounted beside it in a container. */
 export const AGENT_PARTS = path.join(here, 'agent');
 
 let featureCache: Map<string, boolean> | undefined;
