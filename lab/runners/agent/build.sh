@@ -102,6 +102,14 @@ tool_failures() {
   return 0
 }
 
+# step_failed N LINES: the build's status after step N failed — 13 when the journal could not be
+# written (nothing more is built), 14 when a tool could not start, else 1 (fail_step's record).
+step_failed() {
+  [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
+  fail_step "$1" "$2" || return 14
+  return 1
+}
+
 # fail_step N LINES: records a failed step (its manifest lines) and what it printed.
 fail_step() {
   event "step-failed	$1	$2"
@@ -114,7 +122,7 @@ fail_step() {
 build() {
   event "build-start"
   local n=0 i j line steps=""
-  local -a lines=() f g args
+  local -a lines=() f
   mapfile -t lines <"$JOB/manifest.tsv"
   for ((i = 0; i < ${#lines[@]}; i++)); do
     line=${lines[i]}
@@ -123,49 +131,32 @@ build() {
     IFS=$'\t' read -r -a f <<<"$line"
     # @JOB@ stands for the job directory, whose path differs between host and guest.
     f=("${f[@]//@JOB@/$JOB}")
-    if [[ ${f[0]} == server && -n $DLPOD ]]; then
-      # Consecutive pod servers: one dlpod process for all of them (run_step servers).
-      g=("${f[@]:1:5}")
-      for ((j = i + 1; j < ${#lines[@]}; j++)); do
-        IFS=$'\t' read -r -a args <<<"${lines[j]}"
-        [[ ${args[0]:-} == server ]] || break
-        g+=("${args[@]:1:5}")
-        line+=" | ${lines[j]}"
-      done
-      n=$((n + j - i - 1))
-      i=$((j - 1))
-      f=(servers "$n" "${g[@]//@JOB@/$JOB}")
-    fi
     if [[ ${f[0]} == netns && -n $DLNET ]]; then
       # The namespaces (journalled first), then the sysctl and ip steps that follow them, from
       # one dlnet process (-n FILE: each `netns add` as ip makes it) instead of ip, dlsysctl, dlnet.
-      if ! journal_netns "$JOB/${f[1]}" 2>"$OUT/step.err"; then
-        [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
-        fail_step "$n" "$line" || return 14
-        return 1
-      fi
+      journal_netns "$JOB/${f[1]}" 2>"$OUT/step.err" || { step_failed "$n" "$line"; return $?; }
       NSRUN_ARGS=(-n "$JOB/${f[1]}") NSRUN_STEPS=("$n	netns	${f[1]}") NSRUN_LINES=("$line")
       group_more dlnet_group
       nsrun_steps "$DLNET" "$LAB" || return $?
       [[ $PHASE == all && -s $JOB/probes.tsv && -n $DLCAP ]] && start_captures
       continue
-    fi
-    if [[ ${f[0]} == sysctl && -n $DLSYSCTL ]]; then
-      # Consecutive sysctl steps (one per namespace) in one process: dlsysctl NSPATH FILE...
-      args=("/run/netns/${f[1]}" "$JOB/${f[2]}")
-      for ((j = i + 1; j < ${#lines[@]}; j++)); do
-        IFS=$'\t' read -r -a g <<<"${lines[j]}"
-        [[ ${g[0]:-} == sysctl ]] || break
-        args+=("/run/netns/${g[1]}" "$JOB/${g[2]}")
-        line+=" | ${lines[j]}"
-      done
-      n=$((n + j - i - 1))
-      i=$((j - 1))
-      "$DLSYSCTL" "${args[@]}" 2>"$OUT/step.err" || { fail_step "$n" "$line" || return 14; return 1; }
-    elif [[ ${f[0]} == ip && -n $DLNET ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && dlnet_group "$n" "$line" "${f[@]}"; then
-      # Consecutive ip steps (a batch per namespace) applied by one process (dlnet), in order.
+    elif [[ ${f[0]} == server && -n $DLPOD ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && server_group "$n" "$line" "${f[@]}"; then
+      # Consecutive pod servers: one dlpod process for all of them (daemons.sh pod_servers).
+      group_more server_group
+      pod_servers "$n" "${NSRUN_ARGS[@]}" 2>"$OUT/step.err" || { step_failed "$n" "${NSRUN_LINES[*]}"; return $?; }
+      steps+="${EPOCHREALTIME/,/.}	step-end	$n	servers	$n"$'\n'
+      continue
+    elif [[ ( ${f[0]} == ip || ${f[0]} == sysctl ) && -n $DLNET ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && dlnet_group "$n" "$line" "${f[@]}"; then
+      # Consecutive ip steps (a batch per namespace) and sysctl steps applied by one process
+      # (dlnet), in order.
       group_more dlnet_group
       nsrun_steps "$DLNET" "$LAB" || return $?
+      continue
+    elif [[ ${f[0]} == sysctl && -n $DLSYSCTL ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && sysctl_group "$n" "$line" "${f[@]}"; then
+      # Without dlnet: consecutive sysctl steps (one per namespace) from one dlsysctl.
+      group_more sysctl_group
+      "$DLSYSCTL" "${NSRUN_ARGS[@]}" 2>"$OUT/step.err" || { step_failed "$n" "${NSRUN_LINES[*]}"; return $?; }
+      steps+="${EPOCHREALTIME/,/.}	step-end	$n	sysctl	${f[1]}"$'\n'
       continue
     elif [[ (${f[0]} == ipvs && -n $DLIPVS) || (${f[0]} == ipset && -n $DLIPSET) ]] && NSRUN_ARGS=() NSRUN_STEPS=() NSRUN_LINES=() && dlipvs_group "$n" "$line" "${f[@]}"; then
       # Consecutive ipvs steps (a table per namespace) loaded by one process (dlipvs), or ipset
@@ -194,9 +185,8 @@ build() {
       nsrun_steps "$DLNSRUN" || return $?
       continue
     elif ! run_step "${f[@]}" 2>"$OUT/step.err"; then
-      [[ -n $JOURNAL_FAILED ]] && { printf '%s\n' "$JOURNAL_FAILED" >"$OUT/build-error"; return 13; }
-      fail_step "$n" "$line" || return 14
-      return 1
+      step_failed "$n" "$line"
+      return $?
     fi
     # The namespaces exist: the capture opens its sockets while the rest of the build runs.
     [[ ${f[0]} == netns && $PHASE == all && -s $JOB/probes.tsv && -n $DLCAP ]] && start_captures

@@ -26,6 +26,26 @@ nsrun_group() {
   NSRUN_LINES+=("$line")
 }
 
+# server_group N LINE server NS NAME PROTO PORT FILE [SOCAT…]: appends a pod server (NS NAME
+# PROTO PORT FILE; the socat form is the fallback's) to dlpod's list (daemons.sh pod_servers).
+server_group() {
+  local n=$1 line=$2 kind=$3
+  [[ $kind == server ]] && (($# >= 8)) || return 1
+  NSRUN_ARGS+=("${@:4:5}")
+  NSRUN_STEPS+=("$n	$kind	$4")
+  NSRUN_LINES+=("$line")
+}
+
+# sysctl_group N LINE sysctl NS FILE: appends a sysctl step to dlsysctl's list (NSPATH FILE pairs),
+# where dlnet (which takes them otherwise) is missing.
+sysctl_group() {
+  local n=$1 line=$2 kind=$3 ns=${4:-} file=${5:-}
+  [[ $kind == sysctl && -n $file ]] && is_lab_ns "$ns" || return 1
+  NSRUN_ARGS+=("/run/netns/$ns" "$JOB/$file")
+  NSRUN_STEPS+=("$n	$kind	$ns")
+  NSRUN_LINES+=("$line")
+}
+
 # dlnet_group N LINE KIND NS FILE: appends manifest step N, an `ip` or a `sysctl` step, to dlnet's
 # list (native/dlnet.c: NSPATH FILE items, applied from one process that speaks rtnetlink, no `ip`
 # process per namespace; -s NSPATH FILE, a sysctl file). Fails (nothing added) for any other kind
@@ -103,7 +123,7 @@ daemons_start() {
 }
 
 # group_more ADD: after build()'s step i went to a group, the steps that follow it while ADD
-# (nsrun_group, dlnet_group, dlipvs_group or bgp_group) takes them; moves build()'s i and n past them.
+# (a *_group function of this file) takes them; moves build()'s i and n past them.
 group_more() {
   local -a g
   for ((j = i + 1; j < ${#lines[@]}; j++)); do
