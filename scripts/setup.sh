@@ -63,8 +63,8 @@ gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/nativ
 gcc -O2 -Wall -static -o .lab/dldown lab/runners/native/dldown.c
 gcc -O2 -Wall -static -o .lab/dlbird lab/runners/native/dlbird.c
 gcc -O2 -Wall -static -o .lab/dlbpf lab/runners/native/dlbpf.c lab/runners/native/dlbpf-dump.c -lbpf -lelf -lz
-gcc -O2 -Wall -static -o .lab/dlipvs lab/runners/native/dlipvs.c
-gcc -O2 -Wall -static -o .lab/dlipset lab/runners/native/dlipset.c
+gcc -O2 -Wall -static -o .lab/dlipvs lab/runners/native/dlipvs.c lab/runners/native/nlapply.c
+gcc -O2 -Wall -static -o .lab/dlipset lab/runners/native/dlipset.c lab/runners/native/nlapply.c
 # (dlipt prints what iptables-legacy-save 1.8.9 prints: with another release it is not built, and
 # the agent runs iptables-legacy-save itself; lab/runners/native-tools.ts checks the same.)
 if [[ $(iptables-legacy-save --version 2>/dev/null) == 'iptables-save v1.8.9 (legacy)' ]]; then

@@ -2,15 +2,13 @@
  * dlipset: creates and fills the ipsets of many lab namespaces from one process, speaking the
  * kernel's ipset nfnetlink subsystem itself — where one `ipset restore` per namespace costs 50-60 ms
  * of process start inside User-Mode Linux. The sibling of dlipvs (dlipvs.c: the same arguments,
- * checks, status lines and exit codes); the agent (lab/runners/agent/build.sh, dlipset_group)
+ * checks, status lines and exit codes: nlapply.c); the agent (lab/runners/agent/build.sh, dlipvs_group)
  * hands it each run of consecutive ipset steps; without it (or with DL_DLIPSET=off), one
  * `ipset restore` per step.
  *
- * usage: dlipset LAB NSPATH FILE [NSPATH FILE ...]
- * Every argument and every line of every file is checked before anything is sent (a namespace not
- * the lab's, a line outside the grammar: exit 2, "FILE:LINE: <line>: <reason>", nothing applied);
- * the first request the kernel refuses stops the run (exit 1, FILE:LINE). One status line per file,
- * "INDEX<TAB>STATUS<TAB>END", as dlnet and dlipvs print.
+ * usage: dlipset LAB NSPATH FILE [NSPATH FILE ...] — the arguments, the checks before anything is
+ * sent (exit 2), the status lines and the stop at the first request the kernel refuses (exit 1,
+ * FILE:LINE) are nlapply.c's, shared with dlipvs.
  *
  * The grammar is exactly the `ipset restore` lines the lab's compiler writes (ipsetRestore in
  * lab/services/ipvs/sets.ts: kube-proxy's sets), IPv4 only, words separated by one space:
@@ -31,23 +29,15 @@
  * and `ipset list` of sets made both ways for every catalogue ipset file.
  */
 #define _GNU_SOURCE
+#include "nlapply.h"
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/ipset/ip_set.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <linux/netlink.h>
 #include <netinet/in.h>
-#include <sched.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #ifndef IPPROTO_SCTP
 #define IPPROTO_SCTP 132
@@ -57,52 +47,17 @@ static const char *const TYPES[] = { "hash:ip", "hash:ip,port", "hash:ip,port,ip
 
 /* One line: a set created, or an entry added. */
 struct op {
-	int add, line, kind, cidr2;
+	int add, kind, cidr2;
 	char name[IPSET_MAXNAMELEN];
 	uint32_t hashsize, maxelem, ip, ip2; /* addresses in network order */
 	uint16_t port, port_to;              /* host order */
 	uint8_t proto;
-	char *text;
 };
-struct file { const char *ns, *path; struct op *ops; int n; };
 
-static char why[512];
-static int nl = -1, kerr;
-static unsigned seq;
-static int revision[5]; /* the kernel's highest revision of each type, asked once (0: not yet) */
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* A lab namespace path: /run/netns/dl-LAB-<object>, the agent's is_lab_ns. */
-static int is_lab_ns_path(const char *lab, const char *p)
-{
-	size_t n;
-	if (strncmp(p, "/run/netns/dl-", 14) || strncmp(p + 14, lab, 6) || p[20] != '-') return 0;
-	p += 21;
-	n = strlen(p);
-	if (n < 1 || n > 63 || p[0] == '.' || p[0] == '-') return 0;
-	return strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
+static int revision[5]; /* the kernel's highest revision of each type + 1, asked once (0: not yet) */
 
 /* --- the grammar -------------------------------------------------------------------------- */
 
-static int num(const char *s, unsigned long lo, unsigned long hi, uint32_t *v)
-{
-	char *e;
-	errno = 0;
-	unsigned long x = strtoul(s, &e, 10);
-	if (*s < '0' || *s > '9' || *e || errno || x < lo || x > hi) return fail("invalid number \"%s\" (%lu-%lu)", s, lo, hi);
-	*v = x;
-	return 0;
-}
 static int ipv4(const char *s, uint32_t *a)
 {
 	return inet_pton(AF_INET, s, a) == 1 ? 0 : fail("invalid IPv4 address \"%s\"", s);
@@ -154,8 +109,10 @@ static int entry(char *e, struct op *o)
 }
 
 /* Parses one line into *o, given the sets created so far in the file: 1, 0 for an empty line, -1. */
-static int parse_line(char *line, struct op *o, const struct op *ops, int n_ops)
+static int parse_line(char *line, void *op, const void *prior, int n_ops)
 {
+	struct op *o = op;
+	const struct op *ops = prior;
 	char *w[12];
 	int n = 0;
 	if (strpbrk(line, "\t\"'\\#")) return fail("tabs, quotes, backslashes and comments are not in the grammar");
@@ -199,66 +156,34 @@ static int parse_line(char *line, struct op *o, const struct op *ops, int n_ops)
 	return fail("unsupported: \"%s\" (expected create or add)", w[0]);
 }
 
-/* Reads and checks FILE whole; 0, or -1 after printing FILE:LINE. */
-static int load(struct file *f)
-{
-	FILE *in = fopen(f->path, "re");
-	if (!in) { fprintf(stderr, "%s: %s\n", f->path, strerror(errno)); return -1; }
-	char *line = NULL;
-	size_t cap = 0;
-	int no = 0, rc = 0;
-	while (getline(&line, &cap, in) >= 0) {
-		no++;
-		line[strcspn(line, "\r\n")] = 0;
-		struct op o;
-		char *copy = strdup(line);
-		int r = copy ? parse_line(line, &o, f->ops, f->n) : fail("%s", strerror(ENOMEM));
-		if (r < 0) { fprintf(stderr, "%s:%d: %s: %s\n", f->path, no, copy ? copy : "", why); free(copy); rc = -1; break; }
-		if (!r) { free(copy); continue; }
-		struct op *ops = realloc(f->ops, (f->n + 1) * sizeof *ops);
-		if (!ops) { fprintf(stderr, "%s: %s\n", f->path, strerror(ENOMEM)); free(copy); rc = -1; break; }
-		o.line = no;
-		o.text = copy;
-		f->ops = ops;
-		f->ops[f->n++] = o;
-	}
-	if (!rc && ferror(in)) { fprintf(stderr, "%s: %s\n", f->path, strerror(errno)); rc = -1; }
-	free(line);
-	fclose(in);
-	return rc;
-}
-
 /* --- nfnetlink ---------------------------------------------------------------------------- */
 
-struct req { char b[1024]; } __attribute__((aligned(NLMSG_ALIGNTO)));
+/* A request of the ipset subsystem (nfgenmsg: AF_INET, version 0, as ipset's lib/mnl.c sends it). */
+static struct nlmsghdr *request(struct req *r, int cmd, int flags)
+{
+	struct nfgenmsg g = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 };
+	return start(r, (NFNL_SUBSYS_IPSET << 8) | cmd, flags, &g, sizeof g);
+}
 
-static struct nlmsghdr *start(struct req *r, int cmd, int flags)
+/* ipset's own error numbers (IPSET_ERR_*, 4096 and up) have no strerror: ipset's words for them. */
+static int ipset_error(void)
 {
-	struct nlmsghdr *n = (void *)r->b;
-	memset(r, 0, sizeof *r);
-	n->nlmsg_type = (NFNL_SUBSYS_IPSET << 8) | cmd;
-	n->nlmsg_flags = flags;
-	n->nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
-	struct nfgenmsg *g = NLMSG_DATA(n);
-	g->nfgen_family = AF_INET;
-	g->version = NFNETLINK_V0;
-	return n;
+	if (kerr == IPSET_ERR_EXIST) return fail("Element cannot be added to the set: it's already added");
+	if (kerr == IPSET_ERR_PROTOCOL) return fail("Kernel error received: ipset protocol error");
+	if (kerr >= IPSET_ERR_PRIVATE) return fail("ipset error %d (include/uapi/linux/netfilter/ipset/ip_set*.h)", kerr);
+	return -1;
 }
-static struct nlattr *put(struct nlmsghdr *n, int type, const void *data, size_t len)
+
+/* The revision in an IPSET_CMD_TYPE answer. */
+static void type_answer(const struct nlattr *a, const char *end, void *arg)
 {
-	struct nlattr *a = (void *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + len;
-	if (len) memcpy((char *)a + NLA_HDRLEN, data, len);
-	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + NLA_ALIGN(a->nla_len);
-	return a;
+	for (; (const char *)a + NLA_HDRLEN <= end && a->nla_len >= NLA_HDRLEN; a = (const void *)((const char *)a + NLA_ALIGN(a->nla_len)))
+		if ((a->nla_type & NLA_TYPE_MASK) == IPSET_ATTR_REVISION) *(int *)arg = *((const uint8_t *)a + NLA_HDRLEN);
 }
-static void put8(struct nlmsghdr *n, int t, uint8_t v) { put(n, t, &v, 1); }
-static void put32(struct nlmsghdr *n, int t, uint32_t v) { put(n, t, &v, 4); }
+
 static void be16(struct nlmsghdr *n, int t, uint16_t v) { v = htons(v); put(n, t | NLA_F_NET_BYTEORDER, &v, 2); }
 static void be32(struct nlmsghdr *n, int t, uint32_t v) { v = htonl(v); put(n, t | NLA_F_NET_BYTEORDER, &v, 4); }
 static struct nlattr *nest(struct nlmsghdr *n, int t) { return put(n, t | NLA_F_NESTED, NULL, 0); }
-static void end(struct nlmsghdr *n, struct nlattr *a) { a->nla_len = (char *)n + n->nlmsg_len - (char *)a; }
 static void str(struct nlmsghdr *n, int t, const char *s) { put(n, t, s, strlen(s) + 1); }
 static void addr(struct nlmsghdr *n, int t, uint32_t a) /* a nested IPv4 address, network order */
 {
@@ -267,76 +192,27 @@ static void addr(struct nlmsghdr *n, int t, uint32_t a) /* a nested IPv4 address
 	end(n, x);
 }
 
-/* Sends a request and reads its acknowledgement; an IPSET_CMD_TYPE answer's revision goes to *rev. */
-static int talk(struct nlmsghdr *n, int *rev)
-{
-	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
-	n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	n->nlmsg_seq = ++seq;
-	kerr = 0;
-	if (send(nl, n, n->nlmsg_len, 0) < 0) return fail("netlink send: %s", strerror(errno));
-	for (;;) {
-		ssize_t len = recv(nl, buf, sizeof buf, 0);
-		if (len < 0) {
-			if (errno == EINTR) continue;
-			return fail("netlink receive: %s", strerror(errno));
-		}
-		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_seq != seq) continue;
-			if (h->nlmsg_type != NLMSG_ERROR) {
-				struct nlattr *a = (void *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct nfgenmsg)));
-				for (; rev && (char *)a + NLA_HDRLEN <= (char *)h + h->nlmsg_len && a->nla_len >= NLA_HDRLEN;
-				     a = (void *)((char *)a + NLA_ALIGN(a->nla_len)))
-					if ((a->nla_type & NLA_TYPE_MASK) == IPSET_ATTR_REVISION) *rev = *((uint8_t *)a + NLA_HDRLEN);
-				continue;
-			}
-			struct nlmsgerr *e = NLMSG_DATA(h);
-			if (!e->error) return 0;
-			kerr = -e->error;
-			/* ipset's own codes (IPSET_ERR_*, 4096 and up) have no strerror: their names, as ipset prints them */
-			if (kerr == IPSET_ERR_EXIST) return fail("Element cannot be added to the set: it's already added");
-			if (kerr == IPSET_ERR_PROTOCOL) return fail("Kernel error received: ipset protocol error");
-			if (kerr >= IPSET_ERR_PRIVATE) return fail("ipset error %d (include/uapi/linux/netfilter/ipset/ip_set*.h)", kerr);
-			return fail("%s", strerror(kerr));
-		}
-	}
-}
-
-/* Enters the namespace at PATH and opens nfnetlink there (a socket answers for its namespace). */
-static int enter(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		if (fd >= 0) close(fd);
-		return fail("%s: %s", path, strerror(e));
-	}
-	close(fd);
-	if (nl >= 0) close(nl);
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-	return nl < 0 ? fail("nfnetlink socket: %s", strerror(errno)) : 0;
-}
-
 /* The kernel's highest revision of a type (IPSET_CMD_TYPE, as ipset's type check asks it). */
 static int type_revision(int kind)
 {
 	if (revision[kind]) return revision[kind] - 1;
 	struct req r;
-	struct nlmsghdr *n = start(&r, IPSET_CMD_TYPE, 0);
+	struct nlmsghdr *n = request(&r, IPSET_CMD_TYPE, 0);
 	int rev = -1;
 	put8(n, IPSET_ATTR_PROTOCOL, IPSET_PROTOCOL);
 	str(n, IPSET_ATTR_TYPENAME, TYPES[kind]);
 	put8(n, IPSET_ATTR_FAMILY, kind == BITMAP_PORT ? NFPROTO_UNSPEC : NFPROTO_IPV4);
-	if (talk(n, &rev) < 0) return -1;
+	if (talk(n, type_answer, &rev) < 0) return ipset_error();
 	if (rev < 0) return fail("the kernel named no revision of %s", TYPES[kind]);
 	revision[kind] = rev + 1;
 	return rev;
 }
 
-static int apply(const struct op *o)
+static int apply(const void *op, int line)
 {
+	const struct op *o = op;
 	struct req r;
-	struct nlmsghdr *n = start(&r, o->add ? IPSET_CMD_ADD : IPSET_CMD_CREATE, NLM_F_EXCL);
+	struct nlmsghdr *n = request(&r, o->add ? IPSET_CMD_ADD : IPSET_CMD_CREATE, NLM_F_EXCL);
 	put8(n, IPSET_ATTR_PROTOCOL, IPSET_PROTOCOL);
 	str(n, IPSET_ATTR_SETNAME, o->name);
 	if (!o->add) {
@@ -354,7 +230,7 @@ static int apply(const struct op *o)
 			be32(n, IPSET_ATTR_MAXELEM, o->maxelem);
 		}
 		end(n, d);
-		return talk(n, NULL);
+		return talk(n, NULL, NULL) < 0 ? ipset_error() : 0;
 	}
 	struct nlattr *d = nest(n, IPSET_ATTR_DATA);
 	if (o->kind == BITMAP_PORT) be16(n, IPSET_ATTR_PORT, o->port);
@@ -367,43 +243,13 @@ static int apply(const struct op *o)
 		if (o->kind == HASH_IPPORTIP || o->kind == HASH_IPPORTNET) addr(n, IPSET_ATTR_IP2, o->ip2);
 		if (o->cidr2) put8(n, IPSET_ATTR_CIDR2, o->cidr2);
 	}
-	put32(n, IPSET_ATTR_LINENO, o->line);
+	put32(n, IPSET_ATTR_LINENO, line);
 	end(n, d);
-	return talk(n, NULL);
+	return talk(n, NULL, NULL) < 0 ? ipset_error() : 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 4 || argc % 2) { fprintf(stderr, "usage: dlipset LAB NSPATH FILE [NSPATH FILE ...]\n"); return 2; }
-	const char *lab = argv[1];
-	if (strlen(lab) != 6 || strspn(lab, "0123456789abcdef") != 6) { fprintf(stderr, "dlipset: lab id \"%s\" is not 6 hex digits\n", lab); return 2; }
-	int nf = (argc - 2) / 2;
-	struct file *files = calloc(nf, sizeof *files);
-	if (!files) { fprintf(stderr, "dlipset: %s\n", strerror(ENOMEM)); return 2; }
-	/* Everything is checked before anything is applied. */
-	for (int i = 0; i < nf; i++) {
-		files[i].ns = argv[2 + 2 * i];
-		files[i].path = argv[3 + 2 * i];
-		if (!is_lab_ns_path(lab, files[i].ns)) {
-			fprintf(stderr, "dlipset: %s is not a namespace of lab %s (/run/netns/dl-%s-…)\n", files[i].ns, lab, lab);
-			return 2;
-		}
-	}
-	for (int i = 0; i < nf; i++)
-		if (load(&files[i]) < 0) return 2;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < nf; i++) {
-		int bad = 0;
-		if (enter(files[i].ns) < 0) { fprintf(stderr, "dlipset: %s\n", why); bad = 1; }
-		for (int k = 0; !bad && k < files[i].n; k++)
-			if (apply(&files[i].ops[k]) < 0) {
-				fprintf(stderr, "%s:%d: %s: %s\n", files[i].path, files[i].ops[k].line, files[i].ops[k].text, why);
-				bad = 1;
-			}
-		struct timeval tv;
-		gettimeofday(&tv, NULL);
-		printf("%d\t%d\t%ld.%06ld\n", i + 1, bad, (long)tv.tv_sec, (long)tv.tv_usec);
-		if (bad) return 1;
-	}
-	return 0;
+	static const struct grammar g = { "dlipset", NETLINK_NETFILTER, sizeof(struct op), parse_line, NULL, apply };
+	return nlapply_main(argc, argv, &g);
 }

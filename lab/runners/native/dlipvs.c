@@ -5,19 +5,10 @@
  * (lab/runners/agent/build.sh, dlipvs_group) hands it each run of consecutive ipvs steps; without
  * it (or with DL_DLIPVS=off), one `ipvsadm -R` per step.
  *
- * usage: dlipvs LAB NSPATH FILE [NSPATH FILE ...]
- *   LAB     the lab id (6 hex digits, as the agent's journal has it)
- *   NSPATH  /run/netns/dl-LAB-<object>: the namespace FILE is loaded in (setns(2),
- *           https://man7.org/linux/man-pages/man2/setns.2.html); a new generic netlink socket is
- *           opened there, so every request answers for that namespace's IPVS, as
- *           `ip netns exec NS ipvsadm -R <FILE` would.
- * Every argument and every line of every file is checked before anything is sent: a namespace
- * that is not the lab's, or a line outside the grammar ("FILE:LINE: <line>: <reason>" on
- * stderr), is exit 2 with nothing applied anywhere. Then one line per file applied or failed,
- * "INDEX<TAB>STATUS<TAB>END" (as dlnet and dlnsrun: INDEX from 1, STATUS 0 or 1, END the epoch
- * time with microseconds). The first request the kernel refuses stops the run: "FILE:LINE: <line>:
- * <reason>" (strerror, and the kernel's extended-ack text when it gives one), exit 1 — where
- * `ipvsadm -R` would print the error and go on with the next line.
+ * usage: dlipvs LAB NSPATH FILE [NSPATH FILE ...] — the arguments, the checks before anything is
+ * sent (exit 2), the status lines and the stop at the first request the kernel refuses (exit 1,
+ * FILE:LINE; `ipvsadm -R` would print the error and go on with the next line) are nlapply.c's,
+ * shared with dlipset.
  *
  * The grammar is exactly the `ipvsadm -R` lines the lab's compiler writes (ipvsadmRestore in
  * lab/services/ipvs/virtual-servers.ts), IPv4 only, words separated by spaces:
@@ -44,22 +35,15 @@
  * `ipvsadm -S -n` and `ipvsadm -Ln` of tables loaded both ways for every catalogue table.
  */
 #define _GNU_SOURCE
+#include "nlapply.h"
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/genetlink.h>
 #include <linux/ip_vs.h>
-#include <linux/netlink.h>
 #include <netinet/in.h>
-#include <sched.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #ifndef IPPROTO_SCTP
 #define IPPROTO_SCTP 132
@@ -68,53 +52,16 @@
 
 /* One line: a service (-A) or a real server of one (-a). */
 struct op {
-	int dest, line;
+	int dest;
 	uint16_t proto, vport, rport; /* ports in network order */
 	struct in_addr vaddr, raddr;
 	char sched[IP_VS_SCHEDNAME_MAXLEN];
 	uint32_t flags, timeout, weight;
-	char *text;
 };
-struct file { const char *ns, *path; struct op *ops; int n; };
 
-static char why[512];
-static int nl = -1, family;
-static unsigned seq;
-
-static int kerr; /* the errno of the kernel's last refusal */
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* A lab namespace path: /run/netns/dl-LAB-<object>, the agent's is_lab_ns ([A-Za-z0-9_][A-Za-z0-9_.-]{0,62}). */
-static int is_lab_ns_path(const char *lab, const char *p)
-{
-	size_t n;
-	if (strncmp(p, "/run/netns/dl-", 14) || strncmp(p + 14, lab, 6) || p[20] != '-') return 0;
-	p += 21;
-	n = strlen(p);
-	if (n < 1 || n > 63 || p[0] == '.' || p[0] == '-') return 0;
-	return strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
+static int family; /* the IPVS generic netlink family's id */
 
 /* --- the grammar -------------------------------------------------------------------------- */
-
-static int num(const char *s, unsigned long lo, unsigned long hi, uint32_t *v)
-{
-	char *e;
-	errno = 0;
-	unsigned long x = strtoul(s, &e, 10);
-	if (*s < '0' || *s > '9' || *e || errno || x < lo || x > hi) return fail("invalid number \"%s\" (%lu-%lu)", s, lo, hi);
-	*v = x;
-	return 0;
-}
 
 /* A.B.C.D:PORT, the port 1-65535. */
 static int addrport(const char *s, struct in_addr *a, uint16_t *port)
@@ -140,11 +87,13 @@ static int proto(const char *s, uint16_t *p)
 	return 0;
 }
 
-/* Parses one line into *o: 1, 0 for an empty line, -1 with why. */
-static int parse_line(char *line, struct op *o)
+/* Parses one line into *op: 1, 0 for an empty line, -1 with why. */
+static int parse_line(char *line, void *op, const void *ops, int n_ops)
 {
+	struct op *o = op;
 	char *w[10];
 	int n = 0;
+	(void)ops, (void)n_ops;
 	if (strpbrk(line, "\t\"'\\#")) return fail("tabs, quotes, backslashes and comments are not in the grammar");
 	for (char *t = strtok(line, " "); t; t = strtok(NULL, " "))
 		if (n < 10) w[n++] = t;
@@ -179,63 +128,8 @@ static int parse_line(char *line, struct op *o)
 	return fail("unsupported: \"%s\" (expected -A or -a)", w[0]);
 }
 
-/* Reads and checks FILE whole; 0, or -1 after printing FILE:LINE. */
-static int load(struct file *f)
-{
-	FILE *in = fopen(f->path, "re");
-	if (!in) { fprintf(stderr, "%s: %s\n", f->path, strerror(errno)); return -1; }
-	char *line = NULL;
-	size_t cap = 0;
-	int no = 0, rc = 0;
-	while (getline(&line, &cap, in) >= 0) {
-		no++;
-		line[strcspn(line, "\r\n")] = 0;
-		struct op o;
-		char *copy = strdup(line);
-		int r = copy ? parse_line(line, &o) : fail("%s", strerror(ENOMEM));
-		if (r < 0) { fprintf(stderr, "%s:%d: %s: %s\n", f->path, no, copy ? copy : "", why); free(copy); rc = -1; break; }
-		if (!r) { free(copy); continue; }
-		struct op *ops = realloc(f->ops, (f->n + 1) * sizeof *ops);
-		if (!ops) { fprintf(stderr, "%s: %s\n", f->path, strerror(ENOMEM)); free(copy); rc = -1; break; }
-		o.line = no;
-		o.text = copy;
-		f->ops = ops;
-		f->ops[f->n++] = o;
-	}
-	if (!rc && ferror(in)) { fprintf(stderr, "%s: %s\n", f->path, strerror(errno)); rc = -1; }
-	free(line);
-	fclose(in);
-	return rc;
-}
-
 /* --- generic netlink ---------------------------------------------------------------------- */
 
-struct req { char b[1024]; } __attribute__((aligned(NLMSG_ALIGNTO)));
-
-static struct nlmsghdr *start(struct req *r, int type, int cmd, int version)
-{
-	struct nlmsghdr *n = (void *)r->b;
-	memset(r, 0, sizeof *r);
-	n->nlmsg_type = type;
-	n->nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	struct genlmsghdr *g = NLMSG_DATA(n);
-	g->cmd = cmd;
-	g->version = version;
-	return n;
-}
-static struct nlattr *put(struct nlmsghdr *n, int type, const void *data, size_t len)
-{
-	struct nlattr *a = (void *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + len;
-	if (len) memcpy((char *)a + NLA_HDRLEN, data, len);
-	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + NLA_ALIGN(a->nla_len);
-	return a;
-}
-static void put8(struct nlmsghdr *n, int t, uint8_t v) { put(n, t, &v, 1); }
-static void put16(struct nlmsghdr *n, int t, uint16_t v) { put(n, t, &v, 2); }
-static void put32(struct nlmsghdr *n, int t, uint32_t v) { put(n, t, &v, 4); }
-static void end(struct nlmsghdr *n, struct nlattr *a) { a->nla_len = (char *)n + n->nlmsg_len - (char *)a; }
 static void put_addr(struct nlmsghdr *n, int t, struct in_addr a)
 {
 	unsigned char u[16] = { 0 }; /* union nf_inet_addr, as libipvs sends sizeof(svc->addr) */
@@ -243,68 +137,23 @@ static void put_addr(struct nlmsghdr *n, int t, struct in_addr a)
 	put(n, t, u, sizeof u);
 }
 
-/* Sends a request and reads its answer; a CTRL_CMD_GETFAMILY reply's family id goes to *id.
- * On refusal, why holds strerror and the kernel's extended-ack message when it sent one. */
-static int talk(struct nlmsghdr *n, int *id)
+/* The IPVS family's id from the controller's answer (CTRL_ATTR_FAMILY_ID). */
+static void family_id(const struct nlattr *a, const char *end, void *arg)
 {
-	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
-	n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	n->nlmsg_seq = ++seq;
-	if (send(nl, n, n->nlmsg_len, 0) < 0) return fail("netlink send: %s", strerror(errno));
-	for (;;) {
-		ssize_t len = recv(nl, buf, sizeof buf, 0);
-		if (len < 0) {
-			if (errno == EINTR) continue;
-			return fail("netlink receive: %s", strerror(errno));
-		}
-		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_seq != seq) continue;
-			if (h->nlmsg_type == GENL_ID_CTRL && id) {
-				struct nlattr *a = (void *)((char *)NLMSG_DATA(h) + GENL_HDRLEN);
-				for (; (char *)a + NLA_HDRLEN <= (char *)h + h->nlmsg_len && a->nla_len >= NLA_HDRLEN;
-				     a = (void *)((char *)a + NLA_ALIGN(a->nla_len)))
-					if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_FAMILY_ID) *id = *(uint16_t *)((char *)a + NLA_HDRLEN);
-				continue;
-			}
-			if (h->nlmsg_type != NLMSG_ERROR) continue;
-			struct nlmsgerr *e = NLMSG_DATA(h);
-			if (!e->error) return 0;
-			const char *msg = NULL;
-			if (h->nlmsg_flags & NLM_F_ACK_TLVS) {
-				size_t off = sizeof *e + ((h->nlmsg_flags & NLM_F_CAPPED) ? 0 : e->msg.nlmsg_len - NLMSG_HDRLEN);
-				for (struct nlattr *a = (void *)((char *)e + NLMSG_ALIGN(off));
-				     (char *)a + NLA_HDRLEN <= (char *)h + h->nlmsg_len && a->nla_len >= NLA_HDRLEN;
-				     a = (void *)((char *)a + NLA_ALIGN(a->nla_len)))
-					if (a->nla_type == NLMSGERR_ATTR_MSG) msg = (char *)a + NLA_HDRLEN;
-			}
-			kerr = -e->error;
-			return msg ? fail("%s (%s)", strerror(-e->error), msg) : fail("%s", strerror(-e->error));
-		}
-	}
+	for (; (const char *)a + NLA_HDRLEN <= end && a->nla_len >= NLA_HDRLEN; a = (const void *)((const char *)a + NLA_ALIGN(a->nla_len)))
+		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_FAMILY_ID) *(int *)arg = *(const uint16_t *)((const char *)a + NLA_HDRLEN);
 }
 
-/* Enters the namespace at PATH and opens generic netlink there; the IPVS family's id is looked
- * up once (generic netlink ids are the same in every namespace). */
-static int enter(const char *path)
+/* Once per run (generic netlink ids are the same in every namespace): the IPVS family's id. */
+static int ready(void)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		if (fd >= 0) close(fd);
-		return fail("%s: %s", path, strerror(e));
-	}
-	close(fd);
-	if (nl >= 0) close(nl);
-	int one = 1;
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-	if (nl < 0) return fail("generic netlink socket: %s", strerror(errno));
-	setsockopt(nl, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one); /* best effort: messages only */
 	if (family) return 0;
 	struct req r;
-	struct nlmsghdr *n = start(&r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1);
+	struct genlmsghdr g = { .cmd = CTRL_CMD_GETFAMILY, .version = 1 };
+	struct nlmsghdr *n = start(&r, GENL_ID_CTRL, 0, &g, sizeof g);
 	put(n, CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME, sizeof IPVS_GENL_NAME);
 	char said[sizeof why] = "no family id in the answer";
-	if (talk(n, &family) < 0) memcpy(said, why, sizeof said);
+	if (talk(n, family_id, &family) < 0) memcpy(said, why, sizeof said);
 	return family ? 0 : fail("the kernel has no %s generic netlink family (%s): is ip_vs loaded?", IPVS_GENL_NAME, said);
 }
 
@@ -325,10 +174,13 @@ static void service(struct nlmsghdr *n, const struct op *o)
 	end(n, s);
 }
 
-static int apply(const struct op *o)
+static int apply(const void *op, int line)
 {
+	const struct op *o = op;
 	struct req r;
-	struct nlmsghdr *n = start(&r, family, o->dest ? IPVS_CMD_NEW_DEST : IPVS_CMD_NEW_SERVICE, IPVS_GENL_VERSION);
+	struct genlmsghdr g = { .cmd = o->dest ? IPVS_CMD_NEW_DEST : IPVS_CMD_NEW_SERVICE, .version = IPVS_GENL_VERSION };
+	struct nlmsghdr *n = start(&r, family, 0, &g, sizeof g);
+	(void)line;
 	service(n, o);
 	if (o->dest) {
 		struct nlattr *d = put(n, IPVS_CMD_ATTR_DEST | NLA_F_NESTED, NULL, 0);
@@ -344,8 +196,7 @@ static int apply(const struct op *o)
 		put32(n, IPVS_DEST_ATTR_L_THRESH, 0);
 		end(n, d);
 	}
-	kerr = 0;
-	if (talk(n, NULL) == 0) return 0;
+	if (talk(n, NULL, NULL) == 0) return 0;
 	/* ipvsadm's words for the usual refusals (libipvs ipvs_strerror) after the kernel's */
 	const char *adm = kerr == EEXIST ? (o->dest ? "Destination already exists" : "Service already exists")
 		: kerr == ESRCH && o->dest ? "Service not defined"
@@ -357,37 +208,6 @@ static int apply(const struct op *o)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4 || argc % 2) { fprintf(stderr, "usage: dlipvs LAB NSPATH FILE [NSPATH FILE ...]\n"); return 2; }
-	const char *lab = argv[1];
-	if (strlen(lab) != 6 || strspn(lab, "0123456789abcdef") != 6) { fprintf(stderr, "dlipvs: lab id \"%s\" is not 6 hex digits\n", lab); return 2; }
-	int nf = (argc - 2) / 2;
-	struct file *files = calloc(nf, sizeof *files);
-	if (!files) { fprintf(stderr, "dlipvs: %s\n", strerror(ENOMEM)); return 2; }
-	/* Everything is checked before anything is applied: a namespace that is not the lab's, or a
-	 * line outside the grammar, applies nothing anywhere. */
-	for (int i = 0; i < nf; i++) {
-		files[i].ns = argv[2 + 2 * i];
-		files[i].path = argv[3 + 2 * i];
-		if (!is_lab_ns_path(lab, files[i].ns)) {
-			fprintf(stderr, "dlipvs: %s is not a namespace of lab %s (/run/netns/dl-%s-…)\n", files[i].ns, lab, lab);
-			return 2;
-		}
-	}
-	for (int i = 0; i < nf; i++)
-		if (load(&files[i]) < 0) return 2;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < nf; i++) {
-		int bad = 0;
-		if (enter(files[i].ns) < 0) { fprintf(stderr, "dlipvs: %s\n", why); bad = 1; }
-		for (int k = 0; !bad && k < files[i].n; k++)
-			if (apply(&files[i].ops[k]) < 0) {
-				fprintf(stderr, "%s:%d: %s: %s\n", files[i].path, files[i].ops[k].line, files[i].ops[k].text, why);
-				bad = 1;
-			}
-		struct timeval tv;
-		gettimeofday(&tv, NULL);
-		printf("%d\t%d\t%ld.%06ld\n", i + 1, bad, (long)tv.tv_sec, (long)tv.tv_usec);
-		if (bad) return 1;
-	}
-	return 0;
+	static const struct grammar g = { "dlipvs", NETLINK_GENERIC, sizeof(struct op), parse_line, ready, apply };
+	return nlapply_main(argc, argv, &g);
 }
