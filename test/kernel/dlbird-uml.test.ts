@@ -9,14 +9,14 @@
  * gcc with a static libc and bird2: a missing prerequisite FAILS the file.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
-import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { guestFiles, runTestGuest } from '../helpers/uml-guest.ts';
 
 const INIT = fileURLToPath(new URL('./dlbird-uml-init.sh', import.meta.url));
 const PROBE = fileURLToPath(new URL('../../lab/runners/agent/probe.sh', import.meta.url));
@@ -30,16 +30,9 @@ test('dlbird in a UML guest: one wait for every speaker, the timeout message, du
   const dir = mkdtempSync(join(tmpdir(), 'dlbird-uml-'));
   try {
     const lab = randomBytes(3).toString('hex');
-    const guest = spawn(uml!, [
-      'mem=256M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
-      `DL_OUT=${dir}`, `DL_LAB=${lab}`, `DL_DLBIRD=${built.path}`, `DL_PROBE=${PROBE}`, 'con=null', 'con0=null,fd:1',
-      `umid=dlbird-${lab}`, `uml_dir=${dir}`, 'quiet',
-    ], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LD_PRELOAD: ensureShim() } });
-    const timer = setTimeout(() => guest.kill('SIGKILL'), 180_000);
-    const code = await new Promise<number | null>((r) => guest.on('close', r));
-    clearTimeout(timer);
+    const { code } = await runTestGuest({ init: INIT, dir, umid: `dlbird-${lab}`, mem: '256M', vars: { DL_OUT: dir, DL_LAB: lab, DL_DLBIRD: built.path!, DL_PROBE: PROBE }, timeoutMs: 180_000 });
     t.is(code, 0, 'the guest ran its script to the end');
-    const file = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : `(no ${name})`);
+    const file = guestFiles(dir);
     const rc = (name: string) => file(`${name}.rc`).trim();
     const ns = (r: string) => `dl-${lab}-${r}`;
 

@@ -12,8 +12,7 @@
  * Needs linux.uml with its modules, gcc, libbpf-dev and bpftool: a missing prerequisite FAILS the file.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,8 @@ import { locateScenario } from '../../lab/catalog.ts';
 import { compileScenario } from '../../lab/compile.ts';
 import { renderJob } from '../../lab/runners/job.ts';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
-import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { guestFiles, runTestGuest } from '../helpers/uml-guest.ts';
 
 const INIT = fileURLToPath(new URL('./dlbpf-uml-init.sh', import.meta.url));
 const AGENT = fileURLToPath(new URL('../../lab/runners/agent.sh', import.meta.url));
@@ -80,16 +80,8 @@ async function runGuest(scenarioId: string) {
   writeFileSync(join(dir, 'bad', 'ok.tc'), 'qdisc replace dev eth0 clsact\n');
   const pods = compiled.plan.namespaces.filter((n) => topo.cluster.pods.some((p) => p.name === n.object)).map((n) => n.object);
   const nodes = [...new Set(topo.cluster.pods.map((p) => p.node))];
-  const guest = spawn(uml, [
-    'mem=512M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
-    `DL_OUT=${dir}`, `DL_LAB=${lab}`, `DL_AGENT=${AGENT}`, `DL_DLBPF_BIN=${built.path}`,
-    `DL_MODULES=${compiled.plan.modules.join(',')}`, `DL_PODS=${pods.join(',')}`, `DL_NODES=${nodes.join(',')}`,
-    'con=null', 'con0=null,fd:1', `umid=dlbpf-${lab}`, `uml_dir=${dir}`, 'quiet',
-  ], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LD_PRELOAD: ensureShim() } });
-  const timer = setTimeout(() => guest.kill('SIGKILL'), 240_000);
-  const code = await new Promise<number | null>((r) => guest.on('close', r));
-  clearTimeout(timer);
-  const file = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : `(no ${name})`);
+  const { code } = await runTestGuest({ init: INIT, dir, umid: `dlbpf-${lab}`, mem: '512M', vars: { DL_OUT: dir, DL_LAB: lab, DL_AGENT: AGENT, DL_DLBPF_BIN: built.path!, DL_MODULES: compiled.plan.modules.join(','), DL_PODS: pods.join(','), DL_NODES: nodes.join(',') }, timeoutMs: 240_000 });
+  const file = guestFiles(dir);
   const list = (name: string) => (existsSync(join(dir, name)) ? readdirSync(join(dir, name)).sort() : []);
   return { dir, lab, code, file, list, pods, nodes, cleanup: () => { if (!process.env['DLBPF_KEEP']) rmSync(dir, { recursive: true, force: true }); } };
 }

@@ -17,7 +17,6 @@
  * prerequisite FAILS the file.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -26,7 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { loadCatalog } from '../../lab/catalog.ts';
 import { compileScenario } from '../../lab/compile.ts';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
-import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { runTestGuest, type TestGuest } from '../helpers/uml-guest.ts';
 
 const INIT = fileURLToPath(new URL('./dlipt-uml-init.sh', import.meta.url));
 
@@ -88,17 +88,8 @@ function withCounters(text: string, next: () => string): string {
   }).join('\n');
 }
 
-function bootGuest(dir: string, lab: string, dlipt: string, dlnsrun: string): Promise<{ code: number | null; console: string }> {
-  const umlDir = join(dir, 'uml');
-  mkdirSync(umlDir);
-  const args = ['mem=512M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`, `DL_DIR=${dir}`, `DL_LAB=${lab}`,
-    `DL_DLIPT=${dlipt}`, `DL_DLNSRUN=${dlnsrun}`, 'con=null', 'con0=fd:0,fd:1', `umid=dlipt-${lab}`, `uml_dir=${umlDir}`, 'quiet'];
-  const child = spawn(umlBinary()!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LD_PRELOAD: ensureShim() } });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => { text = (text + d.toString()).slice(-8000); });
-  child.stderr.on('data', (d: Buffer) => { text = (text + d.toString()).slice(-8000); });
-  const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 10 * 60_000);
-  return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, console: text }); }));
+function bootGuest(dir: string, lab: string, dlipt: string, dlnsrun: string): Promise<TestGuest> {
+  return runTestGuest({ init: INIT, dir, umid: `dlipt-${lab}`, mem: '512M', vars: { DL_DIR: dir, DL_LAB: lab, DL_DLIPT: dlipt, DL_DLNSRUN: dlnsrun }, timeoutMs: 10 * 60_000 });
 }
 
 /** The two date comments with their dates masked (iptables-save prints ctime(3) there). */

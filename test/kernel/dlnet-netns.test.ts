@@ -8,14 +8,14 @@
  * Needs linux.uml with its modules and gcc with a static libc: a missing prerequisite FAILS the file.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
-import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { guestFiles, runTestGuest } from '../helpers/uml-guest.ts';
 
 const INIT = fileURLToPath(new URL('./dlnet-netns-uml-init.sh', import.meta.url));
 
@@ -27,16 +27,9 @@ test('dlnet -n and -s: the lab\'s namespaces as ip netns add makes them, sysctls
   const dir = mkdtempSync(join(tmpdir(), 'dlnet-netns-'));
   try {
     const lab = randomBytes(3).toString('hex');
-    const guest = spawn(uml!, [
-      'mem=256M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
-      `DL_OUT=${dir}`, `DL_LAB=${lab}`, `DL_DLNET=${built.path}`, 'con=null', 'con0=null,fd:1',
-      `umid=dlnetns-${lab}`, `uml_dir=${dir}`, 'quiet',
-    ], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LD_PRELOAD: ensureShim() } });
-    const timer = setTimeout(() => guest.kill('SIGKILL'), 120_000);
-    const code = await new Promise<number | null>((r) => guest.on('close', r));
-    clearTimeout(timer);
+    const { code } = await runTestGuest({ init: INIT, dir, umid: `dlnetns-${lab}`, mem: '256M', vars: { DL_OUT: dir, DL_LAB: lab, DL_DLNET: built.path! }, timeoutMs: 120_000 });
     t.is(code, 0, 'the guest ran its script to the end');
-    const file = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : `(no ${name})`);
+    const file = guestFiles(dir);
 
     // One process: three items, a status line each, all 0.
     t.is(file('build.rc').trim(), '0', file('build.err'));

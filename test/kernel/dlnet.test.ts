@@ -13,7 +13,6 @@
  * Needs linux.uml and gcc: a missing prerequisite FAILS the file.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +22,8 @@ import { runScenario } from '../../lab/run.ts';
 import { executionSteps } from '../../lab/runners/execution.ts';
 import type { Scenario, Topology } from '../../lab/model.ts';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
-import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { runTestGuest, type TestGuest } from '../helpers/uml-guest.ts';
 
 const GUEST = new URL('./dlnet-guest.sh', import.meta.url).pathname;
 // The refusal cases' labs (ip's, dlnet's); the compiled cases are built in lab B's names both times.
@@ -96,17 +96,8 @@ function normalize(dump: string): string {
   return lines.join('\n');
 }
 
-function bootGuest(dir: string, bin: string): Promise<{ code: number | null; console: string }> {
-  const umlDir = join(dir, 'uml');
-  mkdirSync(umlDir);
-  const args = ['mem=512M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${GUEST}`, `DLNET_DIR=${dir}`, `DLNET_BIN=${bin}`,
-    'con=null', 'con0=fd:0,fd:1', `umid=dlnet-test-${process.pid}`, `uml_dir=${umlDir}`, 'quiet'];
-  const child = spawn(umlBinary()!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LD_PRELOAD: ensureShim() } });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => { text = (text + d.toString()).slice(-8000); });
-  child.stderr.on('data', (d: Buffer) => { text = (text + d.toString()).slice(-8000); });
-  const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 8 * 60_000);
-  return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, console: text }); }));
+function bootGuest(dir: string, bin: string): Promise<TestGuest> {
+  return runTestGuest({ init: GUEST, dir, umid: `dlnet-test-${process.pid}`, mem: '512M', vars: { DLNET_DIR: dir, DLNET_BIN: bin }, timeoutMs: 8 * 60_000 });
 }
 
 const BAD: Record<string, { batch: string[]; files?: Record<string, string[]>; args?: string[] }> = {

@@ -8,14 +8,14 @@
  * libc, socat: a missing prerequisite FAILS the file.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
-import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { guestFiles, runTestGuest } from '../helpers/uml-guest.ts';
 
 // The guest's init (PID 1): builds the namespaces, runs dlpod and socat, writes each result.
 const INIT = fileURLToPath(new URL('./dlpod-uml-init.sh', import.meta.url));
@@ -33,13 +33,7 @@ test('dlpod in a UML guest: SCTP from two namespaces in one process, as socat an
     writeFileSync(join(dir, 'b'), HTTP('srv2'));
     writeFileSync(join(dir, 'u'), 'pod=srv2 udp\n');
     const lab = randomBytes(3).toString('hex');
-    const guest = spawn(uml!, [
-      'mem=256M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
-      `DL_OUT=${dir}`, `DL_LAB=${lab}`, `DL_DLPOD=${built.path}`, 'con=null', 'con0=null,fd:1', `umid=dlpod-${lab}`, `uml_dir=${dir}`, 'quiet',
-    ], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LD_PRELOAD: ensureShim() } });
-    const timer = setTimeout(() => guest.kill('SIGKILL'), 180_000);
-    const code = await new Promise<number | null>((r) => guest.on('close', r));
-    clearTimeout(timer);
+    const { code } = await runTestGuest({ init: INIT, dir, umid: `dlpod-${lab}`, mem: '256M', vars: { DL_OUT: dir, DL_LAB: lab, DL_DLPOD: built.path! }, timeoutMs: 180_000 });
     t.is(code, 0, 'the guest ran its script to the end');
     const out = (name: string) => (existsSync(join(dir, `${name}.out`)) ? readFileSync(join(dir, `${name}.out`), 'utf8') : `(no ${name}.out)`);
     const rc = (name: string) => (existsSync(join(dir, `${name}.rc`)) ? readFileSync(join(dir, `${name}.rc`), 'utf8').trim() : `(no ${name}.rc)`);

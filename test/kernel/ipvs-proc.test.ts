@@ -7,15 +7,15 @@
  * Needs linux.uml with its modules, ipvsadm and gcc: a missing prerequisite FAILS the file.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseIpvsadm, type IpvsService } from '../../lab/evidence/ipvsadm.ts';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
-import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { guestFiles, runTestGuest } from '../helpers/uml-guest.ts';
 
 const INIT = fileURLToPath(new URL('./ipvs-proc-uml-init.sh', import.meta.url));
 const PROBE = fileURLToPath(new URL('../../lab/runners/agent/probe.sh', import.meta.url));
@@ -37,16 +37,9 @@ test('IPVS dumps from /proc/net/ip_vs read as ipvsadm -Ln; a persistent table is
   const dir = mkdtempSync(join(tmpdir(), 'ipvs-proc-'));
   try {
     const lab = randomBytes(3).toString('hex');
-    const guest = spawn(uml!, [
-      'mem=256M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${INIT}`,
-      `DL_OUT=${dir}`, `DL_LAB=${lab}`, `DL_DLNSRUN=${built.path}`, `DL_PROBE=${PROBE}`, 'con=null', 'con0=null,fd:1',
-      `umid=ipvsproc-${lab}`, `uml_dir=${dir}`, 'quiet',
-    ], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, LD_PRELOAD: ensureShim() } });
-    const timer = setTimeout(() => guest.kill('SIGKILL'), 180_000);
-    const code = await new Promise<number | null>((r) => guest.on('close', r));
-    clearTimeout(timer);
+    const { code } = await runTestGuest({ init: INIT, dir, umid: `ipvsproc-${lab}`, mem: '256M', vars: { DL_OUT: dir, DL_LAB: lab, DL_DLNSRUN: built.path!, DL_PROBE: PROBE }, timeoutMs: 180_000 });
     t.is(code, 0, 'the guest ran its script to the end');
-    const file = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : `(no ${name})`);
+    const file = guestFiles(dir);
     const ns = (n: string) => `dl-${lab}-${n}`;
     t.is(file('dumps.rc').trim(), '0', file('agent/dump.err'));
 
