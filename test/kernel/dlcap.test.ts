@@ -49,11 +49,18 @@ test('dlcap: one process, two namespaces, one pcapng stream that the reader and 
     t.is(inNs(a, ['socat', '-T', '5', '-u', 'TCP:10.9.0.2:80,connect-timeout=5,sourceport=40101', 'STDOUT']).trim(), 'hello');
     inNs(a, ['ping', '-c', '1', '-W', '2', '10.9.0.2']);
     server.kill();
+    // After the SIGINT: "done" once the stream is whole on disk (the agent waits for that line,
+    // not for the exit, which closes the packet sockets), then exit 0 with the file unchanged.
+    let said = '';
+    const done = new Promise<Buffer>((resolve) => cap!.stdout!.on('data', (d: Buffer) => { said += d.toString(); if (said.includes('done\n')) resolve(readFileSync(file)); }));
     cap.kill('SIGINT');
+    const atDone = await done;
     const [code] = (await once(cap, 'exit')) as [number];
     t.is(code, 0);
+    t.is(said, 'done\n');
 
     const buf = readFileSync(file);
+    t.true(atDone.equals(buf), 'the stream was complete when dlcap said done');
     t.deepEqual(readPcapng(buf).interfaces.map((i) => i.name).sort(), ['client:eth0', 'server:eth1']);
     const pkts = packetsFromPcapng(buf);
     t.true(pkts.every((p) => p.sport === 80 || p.dport === 80), 'the filter kept TCP port 80 only (no ICMP)');

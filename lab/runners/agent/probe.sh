@@ -7,6 +7,7 @@
 # (bird: `show protocols` and `show route all` on the control socket /run/<ns>.ctl, bird_dump)
 CAP_PIDS=()
 CAP_MODE=""
+CAP_FD=""
 # start_captures: starts the capture of every lab namespace (idempotent); captures_ready waits
 # until every socket is open. Started right after the namespaces exist, so it is ready when the
 # build is done.
@@ -19,6 +20,8 @@ start_captures() {
     while IFS= read -r ns; do [[ -n $ns ]] && spaces+=("${ns:10}=/run/netns/$ns"); done <"$JOB/namespaces"
     coproc CAP { exec "$DLCAP" "$OUT/capture.pcapng" "$filter" "${spaces[@]}" 2>"$OUT/capture.err"; }
     CAP_PIDS+=("$CAP_PID")
+    # Its own copy of dlcap's stdout ("ready", then "done"): bash closes CAP's once it reaps dlcap.
+    exec {CAP_FD}<&"${CAP[0]}"
     # It runs in the root namespace: journalled, so that teardown and `lab down` stop it.
     proc_start "$CAP_PID"
     journal "daemon	dlcap	$CAP_PID	$PROC_START" || kill -9 "$CAP_PID"
@@ -40,7 +43,7 @@ captures_ready() {
   local line="" i ready ns
   if [[ $CAP_MODE == dlcap ]]; then
     # dlcap prints "ready" once every socket is open: a blocking read, no polling.
-    [[ -n ${CAP[0]:-} ]] && read -r -t 60 -u "${CAP[0]}" line
+    [[ -n $CAP_FD ]] && read -r -t 60 -u "$CAP_FD" line
     [[ $line == ready ]] || event "capture-not-ready"
     return 0
   fi
@@ -60,8 +63,17 @@ captures_ready() {
 stop_captures() {
   # dlcap reads what its sockets still hold until they stay quiet; tcpdump gets a fixed grace.
   [[ $CAP_MODE == tcpdump ]] && sleep "${DL_CAPTURE_SETTLE:-0.3}"
-  local p
+  local p line=""
   for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+  # dlcap says "done" once its stream is whole, then closes its packet sockets (an RCU grace period
+  # each, native/dlcap.c): the evidence is complete at "done", and its exit is not waited for
+  # (disowned: teardown's wait skips it; it is journalled, so teardown still stops it).
+  if [[ $CAP_MODE == dlcap && -n $CAP_FD ]]; then
+    while read -r -t 10 -u "$CAP_FD" line && [[ $line != done ]]; do :; done
+    exec {CAP_FD}<&-
+    CAP_FD=""
+    [[ $line == done ]] && { disown "${CAP_PIDS[0]}" 2>/dev/null; CAP_PIDS=(); }
+  fi
   for p in "${CAP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   CAP_PIDS=()
   CAP_MODE=""

@@ -13,7 +13,11 @@
  *   LABEL    the name written before ':' in the interface names (the lab object)
  *   NSPATH   a network namespace file, e.g. /run/netns/dl-1a2b3c-ecs1
  * Prints "ready" on stdout once every socket is open; on SIGINT/SIGTERM it reads what the
- * sockets still hold (until they stay quiet for 30 ms, at most 1 s), flushes and exits 0.
+ * sockets still hold (until they stay quiet for 30 ms, at most 1 s), flushes, prints "done" once
+ * the stream is complete on disk, and exits 0. The agent waits for "done", not for the exit: the
+ * kernel closes the packet sockets at exit one after the other, and each close waits for an RCU
+ * grace period (net/packet/af_packet.c packet_release: synchronize_net()) — ~180 ms for a lab of
+ * 15 namespaces on the host, all of it after the capture is whole.
  *
  * Formats: pcapng https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng-02.html (SHB, IDB
  * with if_name and if_tsresol=9, EPB with epb_flags); packet(7) for sockaddr_ll, PACKET_AUXDATA
@@ -263,5 +267,7 @@ int main(int argc, char **argv)
 		if (!got && epoll_wait(ep, evs, 64, 30) <= 0) break;
 	}
 	if (fclose(out) != 0) die("write");
+	printf("done\n");
+	fflush(stdout);
 	return 0;
 }
