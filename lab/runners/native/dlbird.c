@@ -1,7 +1,7 @@
 /* dlbird — BIRD's control socket spoken from one process (no birdcl per poll or per dump).
  *
  *   dlbird wait SPEAKERS... : each speaker is NS SOCK SECONDS NPREFIX PREFIX... ; polls every
- *       speaker every 0.1 s ("show protocols": every BGP protocol up and Established; the main
+ *       speaker every 25 ms ("show protocols": every BGP protocol up and Established; the main
  *       table of NS holds each PREFIX) until all converge or a speaker's deadline passes. Prints
  *       one line per speaker that converged (RC 0) or timed out (RC 1) on stdout: INDEX(1-based)
  *       RC END_TIME T0, tab-separated. On timeout, the message the agent's shell wait printed goes to
@@ -282,7 +282,9 @@ static int wait_all(int argc, char **argv) {
       if (poll_speaker(s)) { s->done = 1; s->end = now(); left--; continue; }
       if (now() >= s->deadline && failed < 0) failed = i;
     }
-    if (left && failed < 0) usleep(100000);
+    /* 25 ms: a session's end is seen 12 ms late on average (at 0.1 s it was 50 ms, on the
+     * critical path of every BGP build); a poll is a request on each control socket. */
+    if (left && failed < 0) usleep(25000);
   }
   for (i = 0; i < n; i++) { /* a speaker still polled when another's deadline passed: no line */
     if (sp[i].done || i == failed) printf("%d\t%d\t%.6f\t%.6f\n", i + 1, !sp[i].done, sp[i].done ? sp[i].end : now(), t0);
