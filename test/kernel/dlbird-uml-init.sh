@@ -3,11 +3,9 @@
 # command line: DL_OUT, DL_LAB, DL_DLBIRD, DL_PROBE — the agent's probe.sh, for bird_dump), none is
 # pasted into this script. Three BIRDs: r1 and r2 peer over a veth; r3's peer (in r4) runs no
 # BIRD. Each case leaves NAME.rc, NAME.out and NAME.err in $DL_OUT (a host folder, hostfs).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t tmpfs tmpfs /run; mkdir -p /run/netns
-read -r kver </proc/sys/kernel/osrelease
-mount -t tmpfs tmpfs /lib/modules; mkdir -p "/lib/modules/$kver"
-mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
+# shellcheck source=guest-lib.sh
+source "${BASH_SOURCE[0]%/*}/guest-lib.sh" || exit 1
+guest_boot
 modprobe -a veth dummy 2>"$DL_OUT/modprobe.err"
 L=$DL_LAB O=$DL_OUT D=$DL_DLBIRD
 ns() { printf 'dl-%s-%s' "$L" "$1"; }
@@ -50,5 +48,4 @@ case_ dump "$D" dump "$S1" "$O/dlbird-r1.txt" "$S2" "$O/dlbird-r2.txt" "$S3" "$O
 case_ dump-gone "$D" dump "/run/$(ns r4).ctl" "$O/dlbird-r4.txt"
 BIRDCL=birdcl; bird_dump "/run/$(ns r4).ctl" "$O/birdcl-r4.txt"
 for k in 1 2 3; do kill "$(cat /run/r$k.pid)"; done
-echo 0 >/proc/exitcode
-poweroff -f -f
+rc=0

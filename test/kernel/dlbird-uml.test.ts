@@ -57,9 +57,12 @@ test('dlbird in a UML guest: one wait for every speaker, the timeout message, du
 
     // The dumps: dlbird's bytes are birdcl's (same BIRDs, converged, nothing changed in between),
     // but for the milliseconds of BIRD's times: BIRD keeps a state change or a route's arrival on
-    // its monotonic clock and prints it as wall-clock time at the moment of the dump (now minus
-    // the age), so two dumps a moment apart may print the same instant 1 ms apart (seen: 24.647 and
-    // 24.648). So the text is compared with its times masked, and each pair of times within 5 ms.
+    // its monotonic clock and prints it as wall-clock time (its loop's cached real time minus the
+    // age on its cached monotonic time — struct timeloop's last_time and real_time, read one after
+    // the other once per loop: https://gitlab.nic.cz/labs/bird/-/blob/master/lib/timer.h), so two
+    // dumps a moment apart may print the same instant apart by the gap between those two reads:
+    // 1 ms when idle (seen: 24.647 and 24.648), tens of ms with eight UML guests on two cores. So
+    // the text is compared with its times masked, and each pair of times within 250 ms.
     t.is(rc('dump'), '0', file('dump.err'));
     const TIME = /\b(\d\d):(\d\d):(\d\d)\.(\d{3})\b/g;
     const times = (s: string) => [...s.matchAll(TIME)].map((m) => ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]));
@@ -70,7 +73,7 @@ test('dlbird in a UML guest: one wait for every speaker, the timeout message, du
       t.is(ours.replace(TIME, '__:__:__.___'), theirs.replace(TIME, '__:__:__.___'), r);
       const [a, b] = [times(ours), times(theirs)];
       t.is(a.length, b.length, r);
-      a.forEach((ms, i) => { const d = Math.abs(ms - b[i]!); t.true(Math.min(d, DAY - d) <= 5, `${r}: time ${i} differs by ${d} ms`); });
+      a.forEach((ms, i) => { const d = Math.abs(ms - b[i]!); t.true(Math.min(d, DAY - d) <= 250, `${r}: time ${i} differs by ${d} ms`); });
       t.true(ours.includes('# show route all\nBIRD ') && ours.includes('Table master4:'), ours);
     }
     t.regex(file('dlbird-r1.txt'), /\n10\.2\.2\.0\/24\s+unicast \[peer /);

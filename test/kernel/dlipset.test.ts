@@ -13,7 +13,6 @@
  * Needs linux.uml with its modules, ipset and gcc: a missing prerequisite FAILS the file.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,8 @@ import { loadCatalog } from '../../lab/catalog.ts';
 import { compileScenario } from '../../lab/compile.ts';
 import { executionSteps } from '../../lab/runners/execution.ts';
 import { ensureNativeTool } from '../../lab/runners/native-tools.ts';
-import { ensureShim, umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { umlBinary, umlKernelVersion } from '../../lab/runners/uml.ts';
+import { runTestGuest, type TestGuest } from '../helpers/uml-guest.ts';
 
 const GUEST = new URL('./dlipset-guest.sh', import.meta.url).pathname;
 const LAB = 'b1b1b1';
@@ -93,17 +93,8 @@ function normalize(dump: string): string {
   return lines.join('\n');
 }
 
-function bootGuest(dir: string, bin: string): Promise<{ code: number | null; console: string }> {
-  const umlDir = join(dir, 'uml');
-  mkdirSync(umlDir);
-  const args = ['mem=384M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `init=${GUEST}`, `DLIPSET_DIR=${dir}`, `DLIPSET_BIN=${bin}`,
-    'con=null', 'con0=fd:0,fd:1', `umid=dlipset-test-${process.pid}`, `uml_dir=${umlDir}`, 'quiet'];
-  const child = spawn(umlBinary()!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LD_PRELOAD: ensureShim() } });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => { text = (text + d.toString()).slice(-8000); });
-  child.stderr.on('data', (d: Buffer) => { text = (text + d.toString()).slice(-8000); });
-  const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 8 * 60_000);
-  return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, console: text }); }));
+function bootGuest(dir: string, bin: string): Promise<TestGuest> {
+  return runTestGuest({ init: GUEST, dir, umid: `dlipset-test-${process.pid}`, mem: '384M', vars: { DLIPSET_DIR: dir, DLIPSET_BIN: bin }, timeoutMs: 8 * 60_000 });
 }
 
 test('dlipset makes the same ipsets as ipset restore for every catalogue file and entry shape, and refuses what is outside its grammar', async (t) => {

@@ -9,23 +9,9 @@
 #   → cases/N/dlipt.txt        dlipt's dump of it (one dlipt for every case)
 #   → dlipt.{rc,err}, legacy.ms, dlipt.ms, and the refusal cases' refuse-*.{rc,err} and files
 # Case N lives in namespace dl-$DL_LAB-N. The test compares; this script only runs and records.
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-rc=1
-finish() {
-  sync
-  echo "$rc" >/proc/exitcode
-  poweroff -f -f
-}
-trap finish EXIT
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t tmpfs tmpfs /run
-mkdir -p /run/netns
-read -r kver </proc/sys/kernel/osrelease
-# Never write the host's /lib/modules: the UML module tree over a tmpfs (as lab/runners/uml-init.sh).
-mount -t tmpfs tmpfs /lib/modules
-mkdir -p "/lib/modules/$kver"
-mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
+# shellcheck source=guest-lib.sh
+source "${BASH_SOURCE[0]%/*}/guest-lib.sh" || exit 1
+guest_boot
 D=${DL_DIR:?} L=${DL_LAB:?} DLIPT=${DL_DLIPT:?} NSRUN=${DL_DLNSRUN:?}
 exec 2>"$D/guest.err"
 mapfile -t mods <"$D/modules"

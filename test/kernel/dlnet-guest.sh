@@ -13,23 +13,9 @@
 #   bad.labs "A B"; each bad case gets fresh namespaces dl-A-n, dl-B-n, dl-B-peer, dl-ffffff-other
 # DLNET_DIR and DLNET_BIN come on the kernel command line (the kernel passes them to init).
 # The test compares; this script only runs and records.
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-rc=1
-finish() {
-  sync
-  echo "$rc" >/proc/exitcode
-  poweroff -f -f
-}
-trap finish EXIT
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t tmpfs tmpfs /run
-mkdir -p /run/netns
-read -r kver </proc/sys/kernel/osrelease
-# Never write the host's /lib/modules: the UML module tree over a tmpfs (as lab/runners/uml-init.sh).
-mount -t tmpfs tmpfs /lib/modules
-mkdir -p "/lib/modules/$kver"
-mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
+# shellcheck source=guest-lib.sh
+source "${BASH_SOURCE[0]%/*}/guest-lib.sh" || exit 1
+guest_boot
 modprobe -a veth dummy ipvlan 8021q bridge
 # New namespaces copy this (the guest's) IPv6 defaults: no duplicate address detection, so link-local
 # addresses and their routes exist as soon as a link is up — not a second later, on the guest's clock.

@@ -3,11 +3,9 @@
 # command line: DL_OUT, DL_LAB, DL_DLNET), none is pasted into this script. dlnet makes the lab's
 # namespaces (-n), applies a sysctl file (-s) and an ip batch in one of them; then the refusals.
 # Each case leaves NAME.rc, NAME.out, NAME.err in $DL_OUT (a host folder, hostfs).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t tmpfs tmpfs /run
-read -r kver </proc/sys/kernel/osrelease
-mount -t tmpfs tmpfs /lib/modules; mkdir -p "/lib/modules/$kver"
-mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
+# shellcheck source=guest-lib.sh
+source "${BASH_SOURCE[0]%/*}/guest-lib.sh" || exit 1
+guest_boot
 modprobe -a dummy 2>"$DL_OUT/modprobe.err"
 L=$DL_LAB O=$DL_OUT D=$DL_DLNET
 case_() { local name=$1; shift; "$@" >"$O/$name.out" 2>"$O/$name.err"; echo $? >"$O/$name.rc"; }
@@ -33,5 +31,4 @@ case_ again "$D" "$L" -n "$O/ns.batch"
 printf 'netns add dl-%s-e\n' "$L" >"$O/e.batch"
 case_ notlab "$D" "$L" -n "$O/e.batch" -s /run/netns/dl-ffffff-x "$O/a.sysctl"
 ls /run/netns >"$O/netns-after.txt"
-echo 0 >/proc/exitcode
-poweroff -f -f
+rc=0

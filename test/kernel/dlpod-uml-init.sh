@@ -2,11 +2,9 @@
 # PID 1 of the UML guest of dlpod-uml.test.ts: every value comes from the environment (the kernel
 # command line: DL_OUT, DL_LAB, DL_DLPOD), none is pasted into this script. Each case leaves
 # NAME.rc and NAME.out in $DL_OUT (a host folder: the guest's root is the host's, hostfs).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t tmpfs tmpfs /run; mkdir -p /run/netns
-read -r kver </proc/sys/kernel/osrelease
-mount -t tmpfs tmpfs /lib/modules; mkdir -p "/lib/modules/$kver"
-mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
+# shellcheck source=guest-lib.sh
+source "${BASH_SOURCE[0]%/*}/guest-lib.sh" || exit 1
+guest_boot
 modprobe -a veth sctp 2>"$DL_OUT/modprobe.err"
 L=$DL_LAB O=$DL_OUT D=$DL_DLPOD
 ns() { printf 'dl-%s-%s' "$L" "$1"; }
@@ -35,5 +33,4 @@ case_ bash-bulk "${P[@]}" bash -c 'for ((i = 1; i <= 3; i++)); do body=$(socat -
   if [[ $? == 0 && -n $body ]]; then printf "%s\t0\t%s\n" "$i" "${body//[$'"'\r\n'"']/ }"; else printf "%s\t1\t\n" "$i"; fi; done'
 kill -TERM "$pid"; wait "$pid"; echo $? >"$O/term.rc"
 case_ after "$D" probe "$L" "/run/netns/$(ns cli)" sctp 10.8.1.2 9000 40108 1 x
-echo 0 >/proc/exitcode
-poweroff -f -f
+rc=0

@@ -4,11 +4,9 @@
 # this script. Namespace a holds IPVS services without persistence (two schedulers, masquerade and
 # direct routing, a service with no real server) and sees one refused connection; namespace p holds
 # a persistent service. The agent's dumps (dumps_from) and ipvsadm's own are left in $DL_OUT.
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t tmpfs tmpfs /run; mkdir -p /run/netns
-read -r kver </proc/sys/kernel/osrelease
-mount -t tmpfs tmpfs /lib/modules; mkdir -p "/lib/modules/$kver"
-mount -t hostfs -o "/usr/lib/uml/modules/$kver" hostfs "/lib/modules/$kver"
+# shellcheck source=guest-lib.sh
+source "${BASH_SOURCE[0]%/*}/guest-lib.sh" || exit 1
+guest_boot
 modprobe -a veth dummy ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh 2>"$DL_OUT/modprobe.err"
 L=$DL_LAB O=$DL_OUT
 ns() { printf 'dl-%s-%s' "$L" "$1"; }
@@ -54,5 +52,4 @@ for n in a p; do
   ip netns exec "$(ns $n)" ipvsadm -Ln >"$O/ipvsadm-$n.txt" 2>&1
   ip netns exec "$(ns $n)" cat /proc/net/ip_vs >"$O/proc-$n.txt" 2>&1
 done
-echo 0 >/proc/exitcode
-poweroff -f -f
+rc=0
