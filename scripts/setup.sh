@@ -59,12 +59,12 @@ gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c lab/runners/native/
 gcc -O2 -Wall -o .lab/dlnsrun lab/runners/native/dlnsrun.c
 gcc -O2 -Wall -static -o .lab/dlinit lab/runners/native/dlinit.c
 gcc -O2 -Wall -static -o .lab/dlpod lab/runners/native/dlpod.c
-gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/native/dlnet-lines.c lab/runners/native/sysctl-file.c
+gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/native/dlnet-lines.c lab/runners/native/sysctl-file.c lab/runners/native/nlmsg.c
 gcc -O2 -Wall -static -o .lab/dldown lab/runners/native/dldown.c
 gcc -O2 -Wall -static -o .lab/dlbird lab/runners/native/dlbird.c
 gcc -O2 -Wall -static -o .lab/dlbpf lab/runners/native/dlbpf.c lab/runners/native/dlbpf-dump.c -lbpf -lelf -lz
-gcc -O2 -Wall -static -o .lab/dlipvs lab/runners/native/dlipvs.c lab/runners/native/nlapply.c
-gcc -O2 -Wall -static -o .lab/dlipset lab/runners/native/dlipset.c lab/runners/native/nlapply.c
+gcc -O2 -Wall -static -o .lab/dlipvs lab/runners/native/dlipvs.c lab/runners/native/nlapply.c lab/runners/native/nlmsg.c
+gcc -O2 -Wall -static -o .lab/dlipset lab/runners/native/dlipset.c lab/runners/native/nlapply.c lab/runners/native/nlmsg.c
 # (dlipt prints what iptables-legacy-save 1.8.9 prints: with another release it is not built, and
 # the agent runs iptables-legacy-save itself; lab/runners/native-tools.ts checks the same.)
 if [[ $(iptables-legacy-save --version 2>/dev/null) == 'iptables-save v1.8.9 (legacy)' ]]; then

@@ -202,7 +202,7 @@ static int type_revision(int kind)
 	put8(n, IPSET_ATTR_PROTOCOL, IPSET_PROTOCOL);
 	str(n, IPSET_ATTR_TYPENAME, TYPES[kind]);
 	put8(n, IPSET_ATTR_FAMILY, kind == BITMAP_PORT ? NFPROTO_UNSPEC : NFPROTO_IPV4);
-	if (talk(n, type_answer, &rev) < 0) return ipset_error();
+	if (talk(n, 4, type_answer, &rev) < 0) return ipset_error();
 	if (rev < 0) return fail("the kernel named no revision of %s", TYPES[kind]);
 	revision[kind] = rev + 1;
 	return rev;
@@ -230,7 +230,7 @@ static int apply(const void *op, int line)
 			be32(n, IPSET_ATTR_MAXELEM, o->maxelem);
 		}
 		end(n, d);
-		return talk(n, NULL, NULL) < 0 ? ipset_error() : 0;
+		return talk(n, 4, NULL, NULL) < 0 ? ipset_error() : 0;
 	}
 	struct nlattr *d = nest(n, IPSET_ATTR_DATA);
 	if (o->kind == BITMAP_PORT) be16(n, IPSET_ATTR_PORT, o->port);
@@ -245,7 +245,7 @@ static int apply(const void *op, int line)
 	}
 	put32(n, IPSET_ATTR_LINENO, line);
 	end(n, d);
-	return talk(n, NULL, NULL) < 0 ? ipset_error() : 0;
+	return talk(n, 4, NULL, NULL) < 0 ? ipset_error() : 0;
 }
 
 int main(int argc, char **argv)

@@ -153,7 +153,7 @@ static int ready(void)
 	struct nlmsghdr *n = start(&r, GENL_ID_CTRL, 0, &g, sizeof g);
 	put(n, CTRL_ATTR_FAMILY_NAME, IPVS_GENL_NAME, sizeof IPVS_GENL_NAME);
 	char said[sizeof why] = "no family id in the answer";
-	if (talk(n, family_id, &family) < 0) memcpy(said, why, sizeof said);
+	if (talk(n, 4, family_id, &family) < 0) memcpy(said, why, sizeof said);
 	return family ? 0 : fail("the kernel has no %s generic netlink family (%s): is ip_vs loaded?", IPVS_GENL_NAME, said);
 }
 
@@ -196,7 +196,7 @@ static int apply(const void *op, int line)
 		put32(n, IPVS_DEST_ATTR_L_THRESH, 0);
 		end(n, d);
 	}
-	if (talk(n, NULL, NULL) == 0) return 0;
+	if (talk(n, 4, NULL, NULL) == 0) return 0;
 	/* ipvsadm's words for the usual refusals (libipvs ipvs_strerror) after the kernel's */
 	const char *adm = kerr == EEXIST ? (o->dest ? "Destination already exists" : "Service already exists")
 		: kerr == ESRCH && o->dest ? "Service not defined"

@@ -18,34 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-struct req { char b[4096]; } __attribute__((aligned(NLMSG_ALIGNTO)));
 struct cur { char **w; int n, i; };
 static int line_fds[4], n_line_fds; /* namespaces opened for the line's request, closed after it */
-
-static struct nlmsghdr *start(struct req *r, int type, int flags, const void *hdr, size_t len)
-{
-	struct nlmsghdr *n = (void *)r->b;
-	memset(r, 0, sizeof *r);
-	n->nlmsg_type = type;
-	n->nlmsg_flags = flags;
-	n->nlmsg_len = NLMSG_LENGTH(len);
-	memcpy(NLMSG_DATA(n), hdr, len);
-	return n;
-}
-
-/* Appends an attribute (lines have at most 32 words: a request stays far below the buffer). */
-static struct rtattr *put(struct nlmsghdr *n, int type, const void *data, size_t len)
-{
-	struct rtattr *a = (void *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
-	a->rta_type = type;
-	a->rta_len = RTA_LENGTH(len);
-	if (len) memcpy(RTA_DATA(a), data, len);
-	n->nlmsg_len = NLMSG_ALIGN(n->nlmsg_len) + RTA_ALIGN(a->rta_len);
-	return a;
-}
-static void put32(struct nlmsghdr *n, int type, uint32_t v) { put(n, type, &v, 4); }
-static void put16(struct nlmsghdr *n, int type, uint16_t v) { put(n, type, &v, 2); }
-static void end(struct nlmsghdr *n, struct rtattr *a) { a->rta_len = (char *)n + n->nlmsg_len - (char *)a; }
 
 /* The value after keyword K, or NULL (with `why`) when the line ends there. */
 static char *arg(struct cur *c, const char *k)
@@ -183,7 +157,7 @@ static int kind_data(struct cur *c, struct nlmsghdr *n, const char *kind)
 		struct ifinfomsg pi = { 0 };
 		if (!is(c, "peer")) return fail("veth needs \"peer\"");
 		if (spec(c, &p, 1) < 0) return -1;
-		struct rtattr *pa = put(n, VETH_INFO_PEER, NULL, 0);
+		struct nlattr *pa = put(n, VETH_INFO_PEER, NULL, 0);
 		pi.ifi_index = p.index; /* the peer is an ifinfomsg and its attributes (linux/veth.h) */
 		memcpy((char *)n + n->nlmsg_len, &pi, sizeof pi);
 		n->nlmsg_len += NLMSG_ALIGN(sizeof pi);
@@ -232,15 +206,15 @@ static int link_add(struct cur *c)
 		put32(n, IFLA_LINK, li);
 	}
 	put_spec(n, &s);
-	struct rtattr *info = put(n, IFLA_LINKINFO, NULL, 0);
+	struct nlattr *info = put(n, IFLA_LINKINFO, NULL, 0);
 	put(n, IFLA_INFO_KIND, kind, strlen(kind) + 1);
 	if (c->i < c->n || !strcmp(kind, "veth") || !strcmp(kind, "vlan")) { /* these two need their words */
-		struct rtattr *data = put(n, IFLA_INFO_DATA, NULL, 0);
+		struct nlattr *data = put(n, IFLA_INFO_DATA, NULL, 0);
 		if (kind_data(c, n, kind) < 0) return -1;
 		end(n, data);
 	}
 	end(n, info);
-	return talk(n);
+	return talk(n, 0, NULL, NULL);
 }
 
 static int link_set(struct cur *c)
@@ -266,7 +240,7 @@ static int link_set(struct cur *c)
 			else return unsupported(v);
 		} else return unsupported(c->w[c->i]);
 	}
-	return talk(n);
+	return talk(n, 0, NULL, NULL);
 }
 
 static int address_add(struct cur *c)
@@ -290,7 +264,7 @@ static int address_add(struct cur *c)
 	struct nlmsghdr *n = start(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof ifa);
 	put(n, IFA_LOCAL, &local, 4);
 	put(n, IFA_ADDRESS, plen >= 0 ? &peer : &local, 4);
-	return talk(n);
+	return talk(n, 0, NULL, NULL);
 }
 
 static int neigh(struct cur *c, int flags)
@@ -317,7 +291,7 @@ static int neigh(struct cur *c, int flags)
 	struct nlmsghdr *n = start(&r, RTM_NEWNEIGH, flags, &nd, sizeof nd);
 	put(n, NDA_DST, &dst, 4);
 	if (has_ll) put(n, NDA_LLADDR, ll, 6);
-	return talk(n);
+	return talk(n, 0, NULL, NULL);
 }
 
 static int route(struct cur *c, int flags)
@@ -348,7 +322,7 @@ static int route(struct cur *c, int flags)
 	if (t >= 256) put32(n, RTA_TABLE, t);
 	if (has_gw) put(n, RTA_GATEWAY, &gw, 4);
 	if (ifindex) put32(n, RTA_OIF, ifindex);
-	return talk(n);
+	return talk(n, 0, NULL, NULL);
 }
 
 static int rule_add(struct cur *c)
@@ -376,7 +350,7 @@ static int rule_add(struct cur *c)
 		} else if (is(c, "pref")) { if (!(v = arg(c, "pref")) || num(v, UINT32_MAX, &v32) < 0) return -1; put32(n, FRA_PRIORITY, v32); }
 		else return unsupported(c->w[c->i]);
 	}
-	return talk(n);
+	return talk(n, 0, NULL, NULL);
 }
 
 /* One batch line: blank and `#` comment lines do nothing; quotes and escapes are not in the grammar. */

@@ -50,7 +50,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,61 +59,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static int nl = -1;
-static unsigned seq;
-char why[512];
 const char *lab;
 
-int fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* A lab namespace name: dl-LAB-<object>, the agent's is_lab_ns ([A-Za-z0-9_][A-Za-z0-9_.-]{0,62}). */
-int is_lab_ns(const char *name)
-{
-	size_t p = strlen(lab), n;
-	if (strncmp(name, "dl-", 3) || strncmp(name + 3, lab, p) || name[3 + p] != '-') return 0;
-	name += 4 + p;
-	n = strlen(name);
-	if (n < 1 || n > 63 || name[0] == '.' || name[0] == '-') return 0;
-	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
-/* Sends one request and reads its acknowledgement; on refusal, `why` holds strerror and the
- * kernel's own message when it sent one (NLMSGERR_ATTR_MSG). */
-int talk(struct nlmsghdr *n)
-{
-	char buf[8192];
-	n->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	n->nlmsg_seq = ++seq;
-	if (send(nl, n, n->nlmsg_len, 0) < 0) return fail("netlink send: %s", strerror(errno));
-	for (;;) {
-		ssize_t len = recv(nl, buf, sizeof buf, 0);
-		if (len < 0) {
-			if (errno == EINTR) continue;
-			return fail("netlink receive: %s", strerror(errno));
-		}
-		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR) continue;
-			struct nlmsgerr *e = NLMSG_DATA(h);
-			if (!e->error) return 0;
-			const char *msg = NULL;
-			if (h->nlmsg_flags & NLM_F_ACK_TLVS) {
-				size_t off = sizeof *e + ((h->nlmsg_flags & NLM_F_CAPPED) ? 0 : e->msg.nlmsg_len - NLMSG_HDRLEN);
-				for (struct rtattr *a = (void *)((char *)e + NLMSG_ALIGN(off));
-				     (char *)a + sizeof *a <= (char *)h + h->nlmsg_len && a->rta_len >= sizeof *a;
-				     a = (void *)((char *)a + RTA_ALIGN(a->rta_len)))
-					if (a->rta_type == NLMSGERR_ATTR_MSG) msg = RTA_DATA(a);
-			}
-			return msg ? fail("%s (%s)", strerror(-e->error), msg) : fail("%s", strerror(-e->error));
-		}
-	}
-}
+/* A lab namespace name: dl-LAB-<object> (nlmsg.c lab_ns_name). */
+int is_lab_ns(const char *name) { return lab_ns_name(lab, name); }
 
 /* Enters the namespace at PATH and opens rtnetlink there (a socket answers for the namespace it
  * was created in: the previous one is closed). */
@@ -127,12 +75,7 @@ static int enter(const char *path)
 		return fail("%s: %s", path, strerror(e));
 	}
 	close(fd);
-	if (nl >= 0) close(nl);
-	int one = 1;
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (nl < 0) return fail("rtnetlink socket: %s", strerror(errno));
-	setsockopt(nl, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one); /* best effort: messages only */
-	return 0;
+	return nl_open(NETLINK_ROUTE);
 }
 
 /* Applies FILE line by line in the current namespace; 0, or -1 after printing where it stopped. */
