@@ -64,19 +64,8 @@ const char *lab;
 /* A lab namespace name: dl-LAB-<object> (nlmsg.c lab_ns_name). */
 int is_lab_ns(const char *name) { return lab_ns_name(lab, name); }
 
-/* Enters the namespace at PATH and opens rtnetlink there (a socket answers for the namespace it
- * was created in: the previous one is closed). */
-static int enter(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		if (fd >= 0) close(fd);
-		return fail("%s: %s", path, strerror(e));
-	}
-	close(fd);
-	return nl_open(NETLINK_ROUTE);
-}
+/* Enters the namespace at PATH and opens rtnetlink there (nlmsg.c). */
+static int enter(const char *path) { return nl_enter(path, NETLINK_ROUTE); }
 
 /* Applies FILE line by line in the current namespace; 0, or -1 after printing where it stopped. */
 static int apply_file(const char *file)

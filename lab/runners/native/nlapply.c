@@ -48,14 +48,7 @@ static int is_lab_ns_path(const char *lab, const char *p)
  * namespace it was created in: the previous one is closed). */
 static int enter(const char *path, const struct grammar *g)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		if (fd >= 0) close(fd);
-		return fail("%s: %s", path, strerror(e));
-	}
-	close(fd);
-	if (nl_open(g->protocol) < 0) return -1;
+	if (nl_enter(path, g->protocol) < 0) return -1;
 	return g->ready ? g->ready() : 0;
 }
 

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "nlmsg.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +63,18 @@ int nl_open(int protocol)
 	if (nl < 0) return fail("netlink socket: %s", strerror(errno));
 	setsockopt(nl, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one); /* best effort: messages only */
 	return 0;
+}
+
+int nl_enter(const char *path, int protocol)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		int e = errno;
+		if (fd >= 0) close(fd);
+		return fail("%s: %s", path, strerror(e));
+	}
+	close(fd);
+	return nl_open(protocol);
 }
 
 int talk(struct nlmsghdr *n, size_t hdrlen, reply_fn *reply, void *arg)

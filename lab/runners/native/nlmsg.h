@@ -22,6 +22,9 @@ void end(struct nlmsghdr *n, struct nlattr *nest); /* closes a nested attribute 
 /* Opens a netlink socket of PROTOCOL in the caller's namespace, closing the previous one (a socket
  * answers for the namespace it was created in); 0, or -1 with why. */
 int nl_open(int protocol);
+/* Enters the network namespace at PATH (setns(2)) and opens a socket of PROTOCOL there; 0, or -1
+ * with why. Nothing is sent before that setns succeeded: never in the namespace the tool started in. */
+int nl_enter(const char *path, int protocol);
 /* Sends a request and reads its acknowledgement: 0, or -1 with why (strerror, and the kernel's
  * extended-ack text when it sent one) and kerr. Each answer before the acknowledgement goes to
  * REPLY (may be NULL) with its attributes after a family header of HDRLEN bytes. */
