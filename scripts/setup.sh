@@ -54,11 +54,11 @@ bash scripts/build-bpf.sh >/dev/null
 # dlipt, every iptables-legacy-save -c dump of a probe from one process (dynamic: libip4tc and
 # libxtables come as shared libraries only, and libxtables dlopens the extensions anyway).
 mkdir -p .lab
-gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c -lpcap
+gcc -O2 -Wall -o .lab/dlcap lab/runners/native/dlcap.c lab/runners/native/selfjournal.c -lpcap
 gcc -O2 -Wall -o .lab/dlsysctl lab/runners/native/dlsysctl.c lab/runners/native/sysctl-file.c
 gcc -O2 -Wall -o .lab/dlnsrun lab/runners/native/dlnsrun.c
 gcc -O2 -Wall -static -o .lab/dlinit lab/runners/native/dlinit.c
-gcc -O2 -Wall -static -o .lab/dlpod lab/runners/native/dlpod.c
+gcc -O2 -Wall -static -o .lab/dlpod lab/runners/native/dlpod.c lab/runners/native/selfjournal.c
 gcc -O2 -Wall -static -o .lab/dlnet lab/runners/native/dlnet.c lab/runners/native/dlnet-lines.c lab/runners/native/sysctl-file.c lab/runners/native/nlmsg.c
 gcc -O2 -Wall -static -o .lab/dldown lab/runners/native/dldown.c
 gcc -O2 -Wall -static -o .lab/dlbird lab/runners/native/dlbird.c

@@ -32,7 +32,7 @@ const LIBS: Record<NativeTool, string[]> = { dlcap: ['-lpcap'], dlsysctl: [], dl
 /** Development packages beyond gcc (for the build error). */
 const NEEDS: Partial<Record<NativeTool, string>> = { dlcap: ' and libpcap-dev', dlbpf: ' and libbpf-dev', dlipt: ', libip4tc-dev and libxtables-dev' };
 /** Sources beyond native/<name>.c (compiled together; a header makes the binary stale too). */
-const EXTRA: Partial<Record<NativeTool, string[]>> = { dlnet: ['dlnet-lines.c', 'dlnet.h', 'sysctl-file.c', 'sysctl-file.h', 'nlmsg.c', 'nlmsg.h'], dlsysctl: ['sysctl-file.c', 'sysctl-file.h'], dlbpf: ['dlbpf-dump.c', 'dlbpf.h'], dlipvs: ['nlapply.c', 'nlapply.h', 'nlmsg.c', 'nlmsg.h'], dlipset: ['nlapply.c', 'nlapply.h', 'nlmsg.c', 'nlmsg.h'] };
+const EXTRA: Partial<Record<NativeTool, string[]>> = { dlpod: ['selfjournal.c', 'selfjournal.h'], dlcap: ['selfjournal.c', 'selfjournal.h'], dlnet: ['dlnet-lines.c', 'dlnet.h', 'sysctl-file.c', 'sysctl-file.h', 'nlmsg.c', 'nlmsg.h'], dlsysctl: ['sysctl-file.c', 'sysctl-file.h'], dlbpf: ['dlbpf-dump.c', 'dlbpf.h'], dlipvs: ['nlapply.c', 'nlapply.h', 'nlmsg.c', 'nlmsg.h'], dlipset: ['nlapply.c', 'nlapply.h', 'nlmsg.c', 'nlmsg.h'] };
 export type NativeTool = 'dlcap' | 'dlsysctl' | 'dlnsrun' | 'dlinit' | 'dlpod' | 'dlnet' | 'dldown' | 'dlbird' | 'dlbpf' | 'dlipt' | 'dlipvs' | 'dlipset';
 export const NATIVE_TOOLS: NativeTool[] = ['dlcap', 'dlsysctl', 'dlnsrun', 'dlinit', 'dlpod', 'dlnet', 'dldown', 'dlbird', 'dlbpf', 'dlipt', 'dlipvs', 'dlipset'];
 

@@ -17,7 +17,9 @@ pod_servers() {
     shift 5
   done
   (($# == 0 && ${#args[@]})) || { echo "servers: want NS NAME PROTO PORT FILE groups" >&2; return 2; }
-  "$DLPOD" serve "$LAB" "${args[@]}" >"$OUT/podsrv-$n.ready" 2>"$OUT/daemon-podsrv-$n.log" </dev/null &
+  # dlpod records itself in the journal before it opens a socket (native/selfjournal.c): killed
+  # before the line below, the agent would leave it unrecorded.
+  DL_JOURNAL=$JOURNAL DL_JOURNAL_AS=podsrv-$n "$DLPOD" serve "$LAB" "${args[@]}" >"$OUT/podsrv-$n.ready" 2>"$OUT/daemon-podsrv-$n.log" </dev/null &
   local dpid=$!
   proc_start "$dpid"
   journal "daemon	podsrv-$n	$dpid	$PROC_START" || { kill -9 "$dpid"; return 13; }

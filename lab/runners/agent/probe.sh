@@ -18,7 +18,8 @@ start_captures() {
   if [[ -n $DLCAP ]]; then
     local -a spaces=()
     while IFS= read -r ns; do [[ -n $ns ]] && spaces+=("${ns:10}=/run/netns/$ns"); done <"$JOB/namespaces"
-    coproc CAP { exec "$DLCAP" "$OUT/capture.pcapng" "$filter" "${spaces[@]}" 2>"$OUT/capture.err"; }
+    # dlcap records itself in the journal before it opens a socket (native/selfjournal.c), as dlpod.
+    coproc CAP { DL_JOURNAL=$JOURNAL DL_JOURNAL_AS=dlcap exec "$DLCAP" "$OUT/capture.pcapng" "$filter" "${spaces[@]}" 2>"$OUT/capture.err"; }
     CAP_PIDS+=("$CAP_PID")
     # Its own copy of dlcap's stdout ("ready", then "done"): bash closes CAP's once it reaps dlcap.
     exec {CAP_FD}<&"${CAP[0]}"

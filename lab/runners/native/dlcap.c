@@ -48,6 +48,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "selfjournal.h"
 
 #define SNAP 262144
 #define LINKTYPE_ETHERNET 1
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct sock_fprog filter = { (unsigned short)prog.bf_len, (struct sock_filter *)prog.bf_insns };
+	self_journal("dlcap"); /* before any socket: selfjournal.c */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
 

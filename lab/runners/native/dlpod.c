@@ -48,6 +48,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "selfjournal.h"
 
 #define MAXREPLY 65536
 #define BACKLOG 128
@@ -214,6 +215,7 @@ static int serve(int argc, char **argv)
 	if (argc < 7 || (argc - 3) % 4) usage();
 	int n = (argc - 3) / 4;
 	for (int i = 0; i < n; i++) check_path(argv[3 + 4 * i]);
+	self_journal("dlpod"); /* before any socket: selfjournal.c */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
 	sigset_t sigs;
